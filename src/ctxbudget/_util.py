@@ -1,0 +1,40 @@
+"""Small helpers shared by several modules."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def require_str(text: object, what: str = "text") -> str:
+    """Return ``text`` if it is a ``str``; otherwise raise ``TypeError`` naming its type."""
+    if type(text) is str or isinstance(text, str):
+        return text
+    raise TypeError(f"{what} must be str, not {type(text).__name__}")
+
+
+def utilization_pct(used: float, limit: float) -> float:
+    """``used/limit*100`` (may exceed 100); a zero limit reads 0.0 when nothing is used, else 100.0."""
+    if limit > 0:
+        return used / limit * 100.0
+    return 0.0 if used == 0 else 100.0
+
+
+def atomic_write_text(path: str | os.PathLike[str], data: str) -> None:
+    """Write ``data`` as UTF-8 so that ``path`` holds either the old or the complete new content."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

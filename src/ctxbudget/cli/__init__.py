@@ -1,0 +1,1 @@
+"""The ``ctxbudget`` command line."""

@@ -1,0 +1,104 @@
+"""``ctxbudget count``: per-file and total token counts for one or more models, with provenance."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+from ..counter import Counter, TokenCounter, backend_for
+from ..errors import UnknownModelError
+from ..registry import OPENAI, resolve_model
+from ..tokenizers.base import TokenizerBackend, backend_kind
+from ..tokenizers.estimate import CHARS4, WORDS13
+from .common import EXIT_OK, EXIT_OVER, Progress, UsageError, iter_inputs, print_json, render_table
+
+DEFAULT_MODELS = ("claude", "codex", "gemini")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("count", help="count tokens of files or stdin", description=__doc__)
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories; '-' or none reads stdin")
+    p.add_argument("-m", "--model", action="append", dest="models", metavar="M",
+                   help="model id or tool name (repeatable; default: claude, codex, gemini)")
+    p.add_argument("--tool", action="append", dest="models", metavar="T", help="same as --model")
+    p.add_argument("--estimate", action="store_true",
+                   help="use the reference heuristics instead of tokenizers (also lets unknown models through)")
+    p.add_argument("--max-tokens", type=int, metavar="N",
+                   help="exit 1 if any input or the total exceeds N tokens for any model (CI gate)")
+    p.add_argument("--json", action="store_true", help="machine-readable output with provenance")
+    p.set_defaults(run=run)
+
+
+@dataclass
+class _Column:
+    name: str
+    counter: Counter
+
+    def provenance(self) -> dict[str, Any]:
+        backend = self.counter.backend
+        return {"model": self.name, "tokenizer_id": backend.tokenizer_id,
+                "tokenizer_type": backend.tokenizer_type.value, "exact": backend.exact,
+                "kind": backend_kind(backend)}
+
+
+def _heuristic_for(model: str) -> TokenizerBackend:
+    try:
+        provider = resolve_model(model).provider
+    except UnknownModelError:
+        return CHARS4
+    return WORDS13 if provider == OPENAI else CHARS4
+
+
+def _column(model: str, estimate: bool) -> _Column:
+    name = model.strip()
+    if estimate:
+        backend = _heuristic_for(name)
+    else:
+        try:
+            backend = backend_for(name)
+        except UnknownModelError as exc:
+            raise UsageError(f"{exc} (use --estimate to count it with len/4)") from None
+    return _Column(name, Counter(backend, TokenCounter.get_cache(), tool_name=name.lower()))
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.max_tokens is not None and args.max_tokens < 0:
+        raise UsageError("--max-tokens must be >= 0")
+    columns = [_column(m, args.estimate) for m in (args.models or DEFAULT_MODELS)]
+    inputs = list(iter_inputs(args.paths))
+    progress = Progress(len(inputs), "counting")
+    rows: list[tuple[str, list[int]]] = []
+    for label, text in inputs:
+        rows.append((label, [c.counter.count(text) for c in columns]))
+        progress.step()
+    progress.close()
+    totals = [sum(r[1][i] for r in rows) for i in range(len(columns))]
+    over = args.max_tokens is not None and any(
+        n > args.max_tokens for values in [totals, *(r[1] for r in rows)] for n in values
+    )
+    if args.json:
+        print_json({
+            "models": [c.provenance() for c in columns],
+            "files": [{"path": label, "counts": dict(zip((c.name for c in columns), counts, strict=True))}
+                      for label, counts in rows],
+            "total": dict(zip((c.name for c in columns), totals, strict=True)),
+            "max_tokens": args.max_tokens,
+            "over_limit": over,
+        })
+    elif len(rows) == 1 and len(columns) == 1:
+        print(rows[0][1][0])
+    else:
+        headers = ["file", *(_header(c) for c in columns)]
+        body = [[label, *(f"{n:,}" for n in counts)] for label, counts in rows]
+        if len(rows) > 1:
+            body.append(["total", *(f"{n:,}" for n in totals)])
+        print(render_table(headers, body, right=set(range(1, len(headers)))))
+        print("  ".join(f"{c.name}: {c.provenance()['kind']} ({c.provenance()['tokenizer_id']})" for c in columns))
+    return EXIT_OVER if over else EXIT_OK
+
+
+def _header(column: _Column) -> str:
+    kind = backend_kind(column.counter.backend)
+    return column.name if kind == "exact" else f"{column.name} ({kind[:5]}.)"
+

@@ -1,0 +1,1 @@
+"""Tokenizer backends: one small module each behind the ``TokenizerBackend`` protocol."""

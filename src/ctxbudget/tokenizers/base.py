@@ -1,0 +1,53 @@
+"""The backend protocol, the tokenizer type enum and the provenance kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import Protocol, runtime_checkable
+
+EXACT = "exact"
+RECONSTRUCTED = "reconstructed"
+ESTIMATE = "estimate"
+
+
+class TokenizerType(str, Enum):
+    TIKTOKEN = "tiktoken"
+    TRANSFORMERS = "transformers"
+    ESTIMATION = "estimation"
+    CLAUDE = "claude"
+    REMOTE = "remote"
+
+
+@runtime_checkable
+class TokenizerBackend(Protocol):
+    """What the counter needs from a tokenizer: identity plus ``count``/``count_batch``.
+
+    ``tokenizer_id`` names the tokenizer and its version (``"tiktoken:o200k_base@0.14.0"``); cached counts
+    are keyed by it, so two backends that may disagree must never share an id.
+    """
+
+    @property
+    def tokenizer_id(self) -> str: ...
+
+    @property
+    def tokenizer_type(self) -> TokenizerType: ...
+
+    @property
+    def exact(self) -> bool: ...
+
+    def count(self, text: str) -> int: ...
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]: ...
+
+
+def backend_kind(backend: TokenizerBackend) -> str:
+    """Provenance kind of a backend: its own ``kind`` attribute, else derived from ``exact``/type."""
+    kind = getattr(backend, "kind", None)
+    if isinstance(kind, str) and kind in (EXACT, RECONSTRUCTED, ESTIMATE):
+        return kind
+    if backend.exact:
+        return EXACT
+    if backend.tokenizer_type is TokenizerType.CLAUDE:
+        return RECONSTRUCTED
+    return ESTIMATE

