@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from ._parallel import chunk_by_chars, get_executor
 from ._util import require_str
-from .cache.memory import TokenCountCache, make_key
+from .cache.memory import SHORT_TEXT_CHARS, TokenCountCache, digest_key
 from .metrics import MetricsRecorder, PerformanceMetrics
 from .registry import ANTHROPIC, GOOGLE, OPENAI, OPENAI_ENCODINGS, resolve_model
 from .tokenizers.base import TokenizerBackend, TokenizerType
@@ -25,6 +25,7 @@ from .tokenizers.factory import (
     MODEL_MAPPINGS,
     Route,
     TokenizerFactory,
+    resolved_routes,
     claude_backend,
     claude_tokenizer_family,
     register_backend,
@@ -66,22 +67,30 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return items
 
 
+def text_key(route: Route, text: str) -> Hashable:
+    """The cache key of ``text`` on ``route`` (see ``cache.memory.make_key``)."""
+    return route.key_prefix + text if len(text) <= SHORT_TEXT_CHARS else digest_key(text, route.key_prefix)
+
+
 def count_one(route: Route, text: str, cache: TokenCountCache | None, recorder: MetricsRecorder) -> tuple[int, bool]:
     """Count one text through ``cache``; returns ``(count, came_from_cache)``."""
     if type(text) is not str:
         require_str(text)
     start = _clock()
-    if cache is not None and route.cacheable and cache.enabled:
-        key = make_key(text, route.tool, route.variant)
+    if cache is not None and route.cacheable:
+        # text_key() inlined: this is the hot path of every cached count
+        key = route.key_prefix + text if len(text) <= SHORT_TEXT_CHARS else digest_key(text, route.key_prefix)
         n = cache.lookup(key)
         if n is not None:
-            recorder.record(1, 1, 0, _clock() - start, 1)
+            recorder.hit(_clock() - start)
             return n, True
         n = route.backend.count(text)
-        cache.store(key, n)
-        recorder.record(1, 0, 1, _clock() - start, 1)
-        return n, False
-    n = route.backend.count(text)
+        if cache.enabled:
+            cache.store(key, n)
+            recorder.record(1, 0, 1, _clock() - start, 1)
+            return n, False
+    else:
+        n = route.backend.count(text)
     recorder.record(1, 0, 0, _clock() - start, 1)
     return n, False
 
@@ -100,10 +109,8 @@ class _BatchPlan:
         if self.cache is None:
             self.missing = list(distinct)
             return
-        tool, variant, lookup = route.tool, route.variant, self.cache.lookup
-        for text in distinct:
-            key = make_key(text, tool, variant)
-            n = lookup(key)
+        keys = [text_key(route, t) for t in distinct]
+        for text, key, n in zip(distinct, keys, self.cache.lookup_many(keys), strict=True):
             if n is None:
                 self.missing.append(text)
                 self.keys.append(key)
@@ -116,11 +123,9 @@ class _BatchPlan:
             raise RuntimeError(
                 f"backend {self.route.backend.tokenizer_id} returned {len(counted)} counts for {len(self.missing)} texts"
             )
-        store = self.cache.store if self.cache is not None else None
-        for i, (text, n) in enumerate(zip(self.missing, counted, strict=True)):
-            self.counts[text] = n
-            if store is not None:
-                store(self.keys[i], n)
+        self.counts.update(zip(self.missing, counted, strict=True))
+        if self.cache is not None:
+            self.cache.store_many(self.keys, counted)
 
     def result(self, texts: list[str], recorder: MetricsRecorder, start: float) -> list[int]:
         counts = self.counts
@@ -156,7 +161,7 @@ async def acount_one(route: Route, text: str, cache: TokenCountCache | None, rec
         return count_one(route, text, cache, recorder)
     start = _clock()
     use = cache if cache is not None and route.cacheable and cache.enabled else None
-    key = make_key(text, route.tool, route.variant) if use is not None else None
+    key = text_key(route, text)
     if use is not None:
         n = use.lookup(key)
         if n is not None:
@@ -299,8 +304,10 @@ class TokenCounter:
         cls, text: str, tool_name: str, use_tokenizer: bool = True, use_cache: bool = True,
         *, cache: TokenCountCache | None = None,
     ) -> int:
-        route = resolve_route(tool_name, use_tokenizer)
-        return count_one(route, text, cls._cache_for(use_cache, cache), cls._recorder)[0]
+        route = resolved_routes.get((tool_name, use_tokenizer)) or resolve_route(tool_name, use_tokenizer)
+        if use_cache:
+            return count_one(route, text, cache if cache is not None else cls._cache, cls._recorder)[0]
+        return count_one(route, text, None, cls._recorder)[0]
 
     @classmethod
     def count_tokens_detailed(

@@ -32,27 +32,38 @@ class MetricsRecorder:
         self.batch_size = 1
 
     def _new_slot(self) -> list[float]:
-        slot = [0, 0, 0, 0.0]  # counts, hits, misses, seconds
+        slot = [0, 0, 0, 0.0]  # uncached counts, hits, misses, seconds
         with self._lock:
             self._slots.append(slot)
         self._local.slot = slot
         return slot
 
     def record(self, counts: int, hits: int, misses: int, seconds: float, batch_size: int) -> None:
+        """``counts`` texts of which ``hits`` came from and ``misses`` went to a cache."""
         try:
             slot = self._local.slot
         except AttributeError:
             slot = self._new_slot()
-        slot[0] += counts
+        slot[0] += counts - hits - misses
         slot[1] += hits
         slot[2] += misses
         slot[3] += seconds
         self.batch_size = batch_size
 
+    def hit(self, seconds: float) -> None:
+        """One single-text count served by a cache (the hot path: two increments)."""
+        try:
+            slot = self._local.slot
+        except AttributeError:
+            slot = self._new_slot()
+        slot[1] += 1
+        slot[3] += seconds
+        self.batch_size = 1
+
     def snapshot(self, cache_enabled: bool) -> PerformanceMetrics:
         with self._lock:
             slots = [list(s) for s in self._slots]
-        counts = int(sum(s[0] for s in slots))
+        counts = int(sum(s[0] + s[1] + s[2] for s in slots))
         total_ms = sum(s[3] for s in slots) * 1000.0
         return PerformanceMetrics(
             cache_enabled=cache_enabled,

@@ -5,7 +5,7 @@ GIL every single ``OrderedDict`` operation is atomic, and hit/miss tallies are `
 whose ``next()`` is one C call and so never loses an increment. Writes, expiry removal and statistics take
 the lock. On a free-threaded build (no GIL) reads take the lock too.
 
-Keys: texts up to ``SHORT_TEXT_CHARS`` key by the string itself; longer ones by a 128-bit xxh3 digest of
+Keys: texts up to ``SHORT_TEXT_CHARS`` key by namespace + the string itself; longer ones by a 128-bit xxh3 digest of
 their UTF-8 bytes (seeded by tool and variant) plus their length, so the cache never keeps long texts alive
 and an entry costs about a hundred bytes whatever the text size.
 Values: the count, or with a TTL the count packed with its deadline in nanoseconds (one int, no tuple).
@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -65,25 +65,35 @@ class _Tally:
         return value
 
 
-_seed_cache: dict[tuple[str, str], int] = {}
+def key_prefix(tool_name: str, variant: str) -> str:
+    """The namespace of a (tool, variant) pair; length-prefixed so that no two pairs share a prefix."""
+    return f"{len(tool_name)}:{tool_name}{len(variant)}:{variant}"
 
 
-def _seed(tool_name: str, variant: str) -> int:
-    seed = _seed_cache.get((tool_name, variant))
+_seed_cache: dict[str, int] = {}
+
+
+def _seed(prefix: str) -> int:
+    seed = _seed_cache.get(prefix)
     if seed is None:
-        seed = xxhash.xxh3_64_intdigest(f"{tool_name}\x00{variant}".encode("utf-8", "surrogatepass"))
+        seed = xxhash.xxh3_64_intdigest(prefix.encode("utf-8", "surrogatepass"))
         if len(_seed_cache) > 4096:
             _seed_cache.clear()
-        _seed_cache[(tool_name, variant)] = seed
+        _seed_cache[prefix] = seed
     return seed
 
 
-def make_key(text: str, tool_name: str, variant: str = "") -> Hashable:
-    """The cache key of a text: the string itself when short, else digest + length (text not retained)."""
-    if len(text) <= SHORT_TEXT_CHARS:
-        return (tool_name, variant, text)
-    digest: int = xxhash.xxh3_128_intdigest(text.encode("utf-8", "surrogatepass"), _seed(tool_name, variant))
+def digest_key(text: str, prefix: str) -> int:
+    """Key of a long text: 128-bit xxh3 of its UTF-8 bytes, seeded by the namespace, plus its length."""
+    digest: int = xxhash.xxh3_128_intdigest(text.encode("utf-8", "surrogatepass"), _seed(prefix))
     return digest | (len(text) << 128)
+
+
+def make_key(text: str, tool_name: str, variant: str = "") -> Hashable:
+    """The cache key of a text: namespace + the string itself when short (a str caches its own hash, so
+    the lookup and the LRU refresh hash it once), else a digest + length (the text is not retained)."""
+    prefix = key_prefix(tool_name, variant)
+    return prefix + text if len(text) <= SHORT_TEXT_CHARS else digest_key(text, prefix)
 
 
 class TokenCountCache:
@@ -108,12 +118,17 @@ class TokenCountCache:
         self._enabled = bool(enabled)
         self._data: OrderedDict[Hashable, int] = OrderedDict()
         self._lock = threading.RLock()
-        self._hits = _Tally()
-        self._misses = _Tally()
-        self._evictions = 0
-        self._expirations = 0
+        self._reset_tallies()
         if not _LOCK_FREE_READS:
             self.lookup = self._locked_lookup  # type: ignore[method-assign]
+
+    def _reset_tallies(self) -> None:
+        self._hits = _Tally()
+        self._misses = _Tally()
+        self._hit = self._hits.bump
+        self._miss = self._misses.bump
+        self._evictions = 0
+        self._expirations = 0
 
     # --- properties -----------------------------------------------------------------------------------
     @property
@@ -144,22 +159,19 @@ class TokenCountCache:
     def lookup(self, key: Hashable) -> int | None:
         if not self._enabled:
             return None
-        data = self._data
-        entry = data.get(key)
+        entry = self._data.get(key)
         if entry is None:
-            self._misses.bump()
+            self._miss()
             return None
-        if self._ttl_ns:
-            if entry >> _COUNT_BITS <= int(self._timer() * 1e9):
-                self._expire(key, entry)
-                return None
-            entry &= _COUNT_MASK
+        if self._ttl_ns and entry >> _COUNT_BITS <= self._timer() * 1e9:
+            self._expire(key, entry)
+            return None
         try:
-            data.move_to_end(key)
+            self._data.move_to_end(key)
         except KeyError:  # removed by another thread after our read; the value read is still right
             pass
-        self._hits.bump()
-        return entry
+        self._hit()
+        return entry & _COUNT_MASK
 
     def _locked_lookup(self, key: Hashable) -> int | None:
         with self._lock:
@@ -181,22 +193,69 @@ class TokenCountCache:
                 data.popitem(last=False)
                 self._evictions += 1
 
+    def lookup_many(self, keys: Sequence[Hashable]) -> list[int | None]:
+        """``lookup`` for many keys at once (one clock reading); statistics count every key."""
+        if not self._enabled:
+            return [None] * len(keys)
+        if not _LOCK_FREE_READS:
+            with self._lock:
+                return [TokenCountCache.lookup(self, k) for k in keys]
+        data = self._data
+        deadline_floor = self._timer() * 1e9 if self._ttl_ns else -1.0
+        found: list[int | None] = []
+        for key in keys:
+            entry = data.get(key)
+            if entry is None:
+                self._miss()
+                found.append(None)
+            elif entry >> _COUNT_BITS <= deadline_floor:
+                self._expire(key, entry)
+                found.append(None)
+            else:
+                try:
+                    data.move_to_end(key)
+                except KeyError:
+                    pass
+                self._hit()
+                found.append(entry & _COUNT_MASK)
+        return found
+
+    def store_many(self, keys: Sequence[Hashable], counts: Sequence[int]) -> None:
+        """``store`` for many entries under one lock. Only the last ``maxsize`` are inserted: earlier ones
+        would be evicted by later ones of the same call, so they never displace what is cached."""
+        if len(keys) != len(counts):
+            raise ValueError("keys and counts differ in length")
+        for count in counts:
+            if type(count) is not int or count < 0 or count > _COUNT_MASK:
+                raise ValueError(f"count must be an int >= 0, got {count!r}")
+        if not self._enabled:
+            return
+        start = max(0, len(keys) - self._maxsize)
+        stamp = (int(self._timer() * 1e9) + self._ttl_ns) << _COUNT_BITS if self._ttl_ns else 0
+        data = self._data
+        with self._lock:
+            for i in range(start, len(keys)):
+                key = keys[i]
+                data[key] = counts[i] | stamp
+                data.move_to_end(key)
+            overflow = len(data) - self._maxsize
+            for _ in range(max(0, overflow)):
+                data.popitem(last=False)
+            self._evictions += max(0, overflow)
+
     def _expire(self, key: Hashable, entry: int) -> None:
         with self._lock:
             if self._data.get(key) == entry:
                 del self._data[key]
                 self._expirations += 1
-            self._misses.bump()
+            self._miss()
 
     # --- management -----------------------------------------------------------------------------------
     def clear(self) -> None:
         """Remove every entry and zero every counter."""
         with self._lock:
             self._data.clear()
-            self._hits = _Tally()
-            self._misses = _Tally()
-            self._evictions = 0
-            self._expirations = 0
+            self._reset_tallies()
 
     def disable(self) -> None:
         """Stop caching and drop the entries; the counters are kept."""
@@ -213,7 +272,7 @@ class TokenCountCache:
         if not self._ttl_ns:
             return 0
         with self._lock:
-            now = int(self._timer() * 1e9)
+            now = self._timer() * 1e9
             expired = [k for k, v in self._data.items() if v >> _COUNT_BITS <= now]
             for key in expired:
                 del self._data[key]

@@ -61,11 +61,11 @@ class ScaledBackend:
         self.tokenizer_id = tokenizer_id
 
     def count(self, text: str) -> int:
-        return self._scale(self._base.count(text), text)
+        return self._scale(self._base.count(text), text) if text else 1
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
         counts = self._base.count_batch(texts)
-        return [self._scale(n, t) for n, t in zip(counts, texts, strict=True)]
+        return [self._scale(n, t) if t else 1 for n, t in zip(counts, texts, strict=True)]
 
 
 def ratio_scale(ratio: float) -> Callable[[int, str], int]:

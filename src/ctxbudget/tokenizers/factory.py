@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
+from ..cache.memory import key_prefix
 from ..claude_models import lookup_claude_model, parse_claude_id
 from ..errors import TokenizerLoadError
 from .base import TokenizerBackend, TokenizerType, backend_kind
@@ -209,7 +210,7 @@ _configured_claude_model: str | None = None
 class Route:
     """A resolved (tool, mode): the backend and the cache variant naming tokenizer, version and mode."""
 
-    __slots__ = ("backend", "cacheable", "kind", "tool", "variant")
+    __slots__ = ("backend", "cacheable", "key_prefix", "kind", "tool", "variant")
 
     def __init__(self, tool: str, backend: TokenizerBackend, use_tokenizer: bool) -> None:
         self.tool = tool
@@ -217,16 +218,17 @@ class Route:
         self.kind = backend_kind(backend)
         self.cacheable = bool(getattr(backend, "cacheable", True))
         self.variant = f"{backend.tokenizer_id}|{'tok' if use_tokenizer else 'est'}"
+        self.key_prefix = key_prefix(tool, self.variant)
 
 
-_routes: dict[tuple[str, bool], Route] = {}
+resolved_routes: dict[tuple[str, bool], Route] = {}
 _routes_lock = threading.Lock()
 _MAX_ROUTES = 512
 
 
 def invalidate_routes() -> None:
     with _routes_lock:
-        _routes.clear()
+        resolved_routes.clear()
 
 
 def register_backend(tool_name: str, backend: TokenizerBackend) -> None:
@@ -295,7 +297,7 @@ def _tokenizer_backend(tool: str) -> TokenizerBackend:
 
 def resolve_route(tool_name: str, use_tokenizer: bool) -> Route:
     """The route for a tool name and mode; failed loads fall back to the tool's heuristic (already warned)."""
-    route = _routes.get((tool_name, use_tokenizer))
+    route = resolved_routes.get((tool_name, use_tokenizer))
     if route is not None:
         return route
     tool = tool_name.strip().lower()
@@ -308,7 +310,7 @@ def resolve_route(tool_name: str, use_tokenizer: bool) -> Route:
             backend = heuristic
     route = Route(tool, backend, use_tokenizer)
     with _routes_lock:
-        if len(_routes) >= _MAX_ROUTES:
-            _routes.clear()
-        _routes[(tool_name, use_tokenizer)] = route
+        if len(resolved_routes) >= _MAX_ROUTES:
+            resolved_routes.clear()
+        resolved_routes[(tool_name, use_tokenizer)] = route
     return route

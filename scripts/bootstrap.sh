@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Create .venv with the Python named in .python-version and install ctxbudget with its dev extras.
+# Re-running is cheap: the install is skipped while pyproject.toml is unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want="$(tr -d '[:space:]' < .python-version)"
+find_python() {
+    if command -v pyenv >/dev/null 2>&1 && pyenv prefix "$want" >/dev/null 2>&1; then
+        echo "$(pyenv prefix "$want")/bin/python"; return
+    fi
+    for candidate in "$HOME/.pyenv/versions/$want/bin/python" "python${want%.*}" python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+           "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+            echo "$candidate"; return
+        fi
+    done
+    echo "error: Python >= 3.12 not found (wanted $want from .python-version)" >&2
+    exit 2
+}
+
+if [ ! -x .venv/bin/python ]; then
+    "$(find_python)" -m venv .venv
+fi
+stamp=".venv/.ctxbudget-installed"
+digest="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+    echo "$digest" > "$stamp"
+fi

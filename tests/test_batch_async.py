@@ -1,0 +1,99 @@
+"""Batch and async counting: equal to per-item counts, deduplicated, one cache pass, loop stays responsive."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import CharBackend
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ctxbudget import TokenCountCache, TokenCounter
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["", "a", "hello world", "héllo wörld", "日本語のテキスト", "<|endoftext|>",
+                                 "x" * 300, "def f(x):\n    return x\n"]) | st.text(max_size=40), max_size=30))
+def test_batch_equals_per_item_in_order(texts: list[str]) -> None:
+    TokenCounter.reset_cache()
+    TokenCounter.initialize_cache(maxsize=16)
+    for tool in ("codex", "gemini"):
+        expected = [TokenCounter.count_tokens(t, tool, use_cache=False) for t in texts]
+        assert TokenCounter.batch_count_tokens(texts, tool) == expected
+        assert TokenCounter.batch_count_tokens(texts, tool) == expected  # now partly from the cache
+        assert asyncio.run(TokenCounter.async_batch_count_tokens(texts, tool)) == expected
+
+
+def test_batch_claude_equals_per_item() -> None:
+    texts = ["alpha beta", "alpha beta", "ΓΔ", "", "Opus reconstruction"]
+    expected = [TokenCounter.count_tokens(t, "claude", use_cache=False) for t in texts]
+    assert TokenCounter.batch_count_tokens(texts, "claude") == expected
+    assert asyncio.run(TokenCounter.async_batch_count_tokens(texts, "claude")) == expected
+
+
+@pytest.mark.spec(15)
+def test_empty_batch_is_empty() -> None:
+    assert TokenCounter.batch_count_tokens([], "codex") == []
+    assert asyncio.run(TokenCounter.async_batch_count_tokens([], "codex")) == []
+
+
+@pytest.mark.spec(15)
+def test_duplicates_tokenised_once_through_count_batch(char_backend: CharBackend) -> None:
+    cache = TokenCounter.initialize_cache()
+    TokenCounter.register_backend("stub", char_backend)
+    texts = ["aa", "b", "aa", "ccc", "b", "aa"]
+    assert TokenCounter.batch_count_tokens(texts, "stub") == [2, 1, 2, 3, 1, 2]
+    assert char_backend.batch_calls == [["aa", "b", "ccc"]]
+    assert char_backend.count_calls == []
+    stats = cache.get_statistics()
+    assert (stats.hits, stats.misses, stats.size) == (0, 3, 3)
+    assert TokenCounter.batch_count_tokens(["ccc", "dd", "aa"], "stub") == [3, 2, 2]
+    assert char_backend.batch_calls[-1] == ["dd"]
+    stats = cache.get_statistics()
+    assert (stats.hits, stats.misses) == (2, 4)
+
+
+def test_async_dedupes_and_uses_count_batch(char_backend: CharBackend) -> None:
+    TokenCounter.register_backend("stub", char_backend)
+    result = asyncio.run(TokenCounter.async_batch_count_tokens(["x", "yy", "x"], "stub", cache=TokenCountCache()))
+    assert result == [1, 2, 1]
+    assert char_backend.batch_calls == [["x", "yy"]]
+
+
+@pytest.mark.spec(16)
+def test_event_loop_keeps_ticking_during_large_async_batch() -> None:
+    texts = [f"document {i}: " + "the quick brown fox jumps over the lazy dog. " * 200 for i in range(300)]
+    ticks = 0
+
+    async def ticker(stop: asyncio.Event) -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async def main() -> list[int]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(ticker(stop))
+        await asyncio.sleep(0)
+        counts = await TokenCounter.async_batch_count_tokens(texts, "codex", use_cache=False)
+        stop.set()
+        await task
+        return counts
+
+    counts = asyncio.run(main())
+    assert counts == [TokenCounter.count_tokens(t, "codex", use_cache=False) for t in texts]
+    assert ticks > 3  # the loop ran the ticker while chunks were counted in the pool
+
+
+def test_async_single_matches_sync_for_long_claude_text() -> None:
+    text = "Reconstructed counts for a longer Claude text. " * 20
+    assert asyncio.run(TokenCounter.async_count_tokens(text, "claude")) == TokenCounter.count_tokens(
+        text, "claude", use_cache=False
+    )
+
+
+def test_large_unique_batch_uses_parallel_path_and_matches() -> None:
+    texts = [f"{i} " + "lorem ipsum dolor sit amet " * 40 for i in range(600)]  # ~660 KB in total
+    expected = [TokenCounter.count_tokens(t, "codex", use_cache=False) for t in texts]
+    assert TokenCounter.batch_count_tokens(texts, "codex", use_cache=False) == expected
