@@ -69,7 +69,7 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
 
 def text_key(route: Route, text: str) -> Hashable:
     """The cache key of ``text`` on ``route`` (see ``cache.memory.make_key``)."""
-    return route.key_prefix + text if len(text) <= SHORT_TEXT_CHARS else digest_key(text, route.key_prefix)
+    return (route.key_prefix, text) if len(text) <= SHORT_TEXT_CHARS else digest_key(text, route.key_prefix)
 
 
 def count_one(route: Route, text: str, cache: TokenCountCache | None, recorder: MetricsRecorder) -> tuple[int, bool]:
@@ -79,7 +79,7 @@ def count_one(route: Route, text: str, cache: TokenCountCache | None, recorder: 
     start = _clock()
     if cache is not None and route.cacheable:
         # text_key() inlined: this is the hot path of every cached count
-        key = route.key_prefix + text if len(text) <= SHORT_TEXT_CHARS else digest_key(text, route.key_prefix)
+        key = (route.key_prefix, text) if len(text) <= SHORT_TEXT_CHARS else digest_key(text, route.key_prefix)
         n = cache.lookup(key)
         if n is not None:
             recorder.hit(_clock() - start)

@@ -5,7 +5,7 @@ GIL every single ``OrderedDict`` operation is atomic, and hit/miss tallies are `
 whose ``next()`` is one C call and so never loses an increment. Writes, expiry removal and statistics take
 the lock. On a free-threaded build (no GIL) reads take the lock too.
 
-Keys: texts up to ``SHORT_TEXT_CHARS`` key by namespace + the string itself; longer ones by a 128-bit xxh3 digest of
+Keys: texts up to ``SHORT_TEXT_CHARS`` key by (namespace, the string itself); longer ones by a 128-bit xxh3 digest of
 their UTF-8 bytes (seeded by tool and variant) plus their length, so the cache never keeps long texts alive
 and an entry costs about a hundred bytes whatever the text size.
 Values: the count, or with a TTL the count packed with its deadline in nanoseconds (one int, no tuple).
@@ -14,6 +14,7 @@ Values: the count, or with a TTL the count packed with its deadline in nanosecon
 from __future__ import annotations
 
 import itertools
+from collections import deque as _consume
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ from typing import Any
 
 import xxhash
 
-SHORT_TEXT_CHARS = 256
+SHORT_TEXT_CHARS = 1024
 _COUNT_BITS = 40
 _COUNT_MASK = (1 << _COUNT_BITS) - 1
 _LOCK_FREE_READS: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
@@ -58,6 +59,11 @@ class _Tally:
         self.bump: Callable[[], int] = self._counter.__next__
         self._reads = 0
 
+    def advance(self, n: int) -> None:
+        """``n`` increments in one C-level pass."""
+        if n > 0:
+            _consume(itertools.islice(self._counter, n), maxlen=0)
+
     def read(self) -> int:
         """Current value; callers serialise reads (each read advances the underlying counter once)."""
         value = self.bump() - self._reads
@@ -90,10 +96,11 @@ def digest_key(text: str, prefix: str) -> int:
 
 
 def make_key(text: str, tool_name: str, variant: str = "") -> Hashable:
-    """The cache key of a text: namespace + the string itself when short (a str caches its own hash, so
-    the lookup and the LRU refresh hash it once), else a digest + length (the text is not retained)."""
+    """The cache key of a text: ``(namespace, text)`` when short — a str caches its own hash, so the lookup
+    and the LRU refresh hash the text once, and a caller that re-uses its strings never re-hashes them —
+    else a digest + length (the text is not retained)."""
     prefix = key_prefix(tool_name, variant)
-    return prefix + text if len(text) <= SHORT_TEXT_CHARS else digest_key(text, prefix)
+    return (prefix, text) if len(text) <= SHORT_TEXT_CHARS else digest_key(text, prefix)
 
 
 class TokenCountCache:
@@ -163,7 +170,7 @@ class TokenCountCache:
         if entry is None:
             self._miss()
             return None
-        if self._ttl_ns and entry >> _COUNT_BITS <= self._timer() * 1e9:
+        if self._ttl_ns and entry < self._expiry_floor():
             self._expire(key, entry)
             return None
         try:
@@ -201,14 +208,15 @@ class TokenCountCache:
             with self._lock:
                 return [TokenCountCache.lookup(self, k) for k in keys]
         data = self._data
-        deadline_floor = self._timer() * 1e9 if self._ttl_ns else -1.0
+        floor = self._expiry_floor() if self._ttl_ns else 0
         found: list[int | None] = []
+        misses = 0
         for key in keys:
             entry = data.get(key)
             if entry is None:
-                self._miss()
+                misses += 1
                 found.append(None)
-            elif entry >> _COUNT_BITS <= deadline_floor:
+            elif entry < floor:
                 self._expire(key, entry)
                 found.append(None)
             else:
@@ -216,8 +224,9 @@ class TokenCountCache:
                     data.move_to_end(key)
                 except KeyError:
                     pass
-                self._hit()
                 found.append(entry & _COUNT_MASK)
+        self._misses.advance(misses)
+        self._hits.advance(len(found) - found.count(None))
         return found
 
     def store_many(self, keys: Sequence[Hashable], counts: Sequence[int]) -> None:
@@ -242,6 +251,10 @@ class TokenCountCache:
             for _ in range(max(0, overflow)):
                 data.popitem(last=False)
             self._evictions += max(0, overflow)
+
+    def _expiry_floor(self) -> int:
+        """Packed values below this have a deadline at or before now (counts use the low bits)."""
+        return (int(self._timer() * 1e9) + 1) << _COUNT_BITS
 
     def _expire(self, key: Hashable, entry: int) -> None:
         with self._lock:
@@ -272,8 +285,8 @@ class TokenCountCache:
         if not self._ttl_ns:
             return 0
         with self._lock:
-            now = self._timer() * 1e9
-            expired = [k for k, v in self._data.items() if v >> _COUNT_BITS <= now]
+            floor = self._expiry_floor()
+            expired = [k for k, v in self._data.items() if v < floor]
             for key in expired:
                 del self._data[key]
             self._expirations += len(expired)

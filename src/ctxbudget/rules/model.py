@@ -82,6 +82,9 @@ class MemoryRule:
             set_(self, "priority", _check_priority(self.priority, f"rule {self.id!r}: priority"))
         if self.metadata is not None and "priority" in self.metadata:
             _check_priority(self.metadata["priority"], f"rule {self.id!r}: metadata.priority")
+        # Derived once: allocation and ranking read them for every rule on every pass.
+        set_(self, "_cost_text", _cost_text(self))
+        set_(self, "_rank_base", (-rule_priority(self), -created.timestamp()))
 
     def __hash__(self) -> int:
         return hash(self.id)
@@ -141,18 +144,24 @@ def rule_priority(rule: MemoryRule) -> float:
 
 def ranking_key(rule: MemoryRule, position: int) -> tuple[float, float, int]:
     """Priority descending, ``created_at`` descending (newest first), input position ascending."""
-    created = rule.created_at.timestamp() if rule.created_at is not None else 0.0
-    return (-rule_priority(rule), -created, position)
+    base: tuple[float, float] = rule._rank_base  # type: ignore[attr-defined]
+    return (*base, position)
 
 
 def ranked_positions(rules: Sequence[MemoryRule], positions: Iterable[int] | None = None) -> list[int]:
     """Positions of ``rules`` (or of the given subset) in ranking order."""
     subset = range(len(rules)) if positions is None else positions
-    return sorted(subset, key=lambda i: ranking_key(rules[i], i))
+    keyed = [(rules[i]._rank_base, i) for i in subset]  # type: ignore[attr-defined]
+    keyed.sort()
+    return [i for _, i in keyed]
 
 
 def rule_cost_text(rule: MemoryRule) -> str:
     """The text a rule is costed by: rule + scope + source."""
+    return rule._cost_text  # type: ignore[attr-defined, no-any-return]
+
+
+def _cost_text(rule: MemoryRule) -> str:
     text = rule.rule
     if rule.scope:
         text += " " + " ".join(rule.scope)
