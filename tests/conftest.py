@@ -34,10 +34,18 @@ def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(scope="session")
+def _vocab_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("vocab-cache"))
+
+
 @pytest.fixture(autouse=True)
-def _clean_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_state(_vocab_cache_dir: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in CLAUDE_ENV:
         monkeypatch.delenv(var, raising=False)
+    # parsed vocabularies go to a suite-wide temp dir, never the user's ~/.cache
+    monkeypatch.setenv("CTXBUDGET_CACHE_DIR", _vocab_cache_dir)
+    monkeypatch.delenv("CTXBUDGET_NO_VOCAB_CACHE", raising=False)
     TokenCounter.reset_cache()
     TokenCounter.reset_performance_metrics()
     TokenizerFactory.clear_cache()
@@ -75,3 +83,13 @@ class CharBackend:
 @pytest.fixture
 def char_backend() -> CharBackend:
     return CharBackend()
+
+
+@pytest.fixture(autouse=True)
+def _reset_global_usage_tracker() -> Iterator[None]:
+    """Every test starts and ends with an empty process-wide usage registry."""
+    from ctxbudget.usage import GlobalUsageTracker
+
+    GlobalUsageTracker.reset_instance()
+    yield
+    GlobalUsageTracker.reset_instance()

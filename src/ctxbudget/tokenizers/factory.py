@@ -21,7 +21,7 @@ from .base import TokenizerBackend, TokenizerType, backend_kind
 from .claude import ClaudeBackend
 from .estimate import CHARS4, WORDS13, ScaledBackend, ratio_scale
 from .gemini import SentencePieceBackend, find_local_model, gemini_estimate_backend
-from .openai import OpenAIBackend, build_encoding
+from .openai import OpenAIBackend, build_encoding, forget_parsed
 
 logger = logging.getLogger("ctxbudget.tokenizers")
 
@@ -93,6 +93,7 @@ class TokenizerFactory:
             cls._tiktoken_available = None
             cls._transformers_available = None
             cls.generation += 1
+        forget_parsed()
         invalidate_routes()
 
     # --- public loaders -----------------------------------------------------------------------------

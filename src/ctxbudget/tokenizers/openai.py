@@ -11,7 +11,10 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import marshal
 import os
+import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,11 +111,83 @@ def _read_vocab_bytes(path: Path) -> bytes:
     return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
 
 
+def _derived_cache_dir() -> Path | None:
+    """Where parsed rank tables are kept between runs (``CTXBUDGET_CACHE_DIR``, else the XDG cache dir);
+    ``CTXBUDGET_NO_VOCAB_CACHE=1`` turns it off."""
+    if os.environ.get("CTXBUDGET_NO_VOCAB_CACHE"):
+        return None
+    base = os.environ.get("CTXBUDGET_CACHE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "ctxbudget"
+
+
+def _read_derived(path: Path) -> dict[bytes, int] | None:
+    """A parsed table saved by ``_write_derived``: SHA-256 of the payload, newline, marshal payload."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    digest, _, payload = raw.partition(b"\n")
+    if hashlib.sha256(payload).hexdigest().encode() != digest:
+        return None
+    try:
+        ranks = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return ranks if isinstance(ranks, dict) else None
+
+
+def _write_derived(path: Path, ranks: dict[bytes, int]) -> None:
+    payload = marshal.dumps(ranks)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:  # a read-only home is fine: we parse again next time
+        pass
+
+
+_parsed: dict[str, dict[bytes, int]] = {}
+_parsed_lock = threading.Lock()
+
+
 def load_mergeable_ranks(name: str) -> dict[bytes, int]:
-    """The ``{token_bytes: rank}`` table of an OpenAI encoding from a hash-checked local file."""
+    """The ``{token_bytes: rank}`` table of an OpenAI encoding from a hash-checked local file.
+
+    Parsing 200k base64 lines costs ~0.2 s, so the verified table is kept for the process and, as a
+    marshal file named by the vocabulary's pinned digest, for later processes (``_derived_cache_dir``).
+    """
     spec = ENCODINGS.get(name)
     if spec is None:
         raise TokenizerLoadError(f"Unknown OpenAI encoding {name!r}; known: {', '.join(ENCODINGS)}")
+    with _parsed_lock:
+        ranks = _parsed.get(spec.vocab)
+        if ranks is None:
+            cache_dir = _derived_cache_dir()
+            derived = cache_dir / f"{spec.vocab}-{spec.sha256[:16]}.marshal" if cache_dir else None
+            ranks = _read_derived(derived) if derived else None
+            if ranks is None:
+                ranks = _parse_verified(spec)
+                if derived:
+                    _write_derived(derived, ranks)
+            _parsed[spec.vocab] = ranks
+        return ranks
+
+
+def forget_parsed() -> None:
+    """Drop the in-process rank tables (``TokenizerFactory.clear_cache`` calls this)."""
+    with _parsed_lock:
+        _parsed.clear()
+
+
+def _parse_verified(spec: EncodingSpec) -> dict[bytes, int]:
+    name = spec.name
     tried: list[str] = []
     for path in _candidate_files(spec):
         if not path.is_file():
