@@ -67,12 +67,14 @@ COMBINING = [chr(cp) for cp in range(0x0300, 0x036F + 1)]
 SPECIAL_TOKENS = [
     "<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|endofprompt|>", "<|im_start|>",
     "<|im_end|>", "<|im_sep|>", "<|startoftext|>", "<|start|>", "<|end|>", "<|message|>", "<|channel|>",
-    "<|return|>", "<|call|>", "<|constrain|>", "<|reserved_200000|>", "<|endoftext", "|>", "<|", "<s>", "</s>",
+    "<|return|>", "<|call|>", "<|constrain|>", "<|reserved_200000|>", "<|endoftext", "|>", "<|",
+    "<s>", "</s>",
     "[INST]", "[/INST]", "<unk>", "<pad>", "<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>", "⟨pad⟩",
 ]
 
 CONTRACTIONS = [
-    "'s", "'S", "'t", "'T", "'re", "'RE", "'Re", "'ve", "'VE", "'Ve", "'m", "'M", "'ll", "'LL", "'Ll", "'d", "'D",
+    "'s", "'S", "'t", "'T", "'re", "'RE", "'Re", "'ve", "'VE", "'Ve", "'m", "'M", "'ll", "'LL",
+    "'Ll", "'d", "'D",
     "’s", "’ll", "n't", "N'T",
 ]
 
@@ -86,13 +88,15 @@ CODE_TEMPLATES = [
     "\t\treturn f\"{A}({{self.{b}!r}})\"\n",
     "fn {a}({b}: &str) -> Result<Vec<u8>, Box<dyn Error>> {{\n    let {c} = {b}.as_bytes().to_vec();\n"
     "    Ok({c})\n}}\n",
-    "function {a}({b}) {{\r\n  const {c} = {b}.map((x) => x * {n});\r\n  return {c}.filter(Boolean);\r\n}}\r\n",
+    "function {a}({b}) {{\r\n  const {c} = {b}.map((x) => x * {n});\r\n"
+    "  return {c}.filter(Boolean);\r\n}}\r\n",
     "#include <stdio.h>\nint main(void) {{\n    int {a}[{n}] = {{0}};\n    printf(\"%d\\n\", {a}[0]);\n"
     "    return 0;\n}}\n",
     "package main\n\nimport \"fmt\"\n\nfunc {A}({b} int) int {{\n\treturn {b} * {n}\n}}\n",
     "SELECT {a}, COUNT(*) AS {b}_count FROM {c} WHERE {b} > {n} GROUP BY {a} ORDER BY 2 DESC;\n",
     "<div class=\"{a}\" id='{b}'>\n  <span>{w}</span>&nbsp;&amp;&lt;&gt;\n</div>\n",
-    "#!/usr/bin/env bash\nset -euo pipefail\nfor {a} in $(seq 1 {n}); do\n  echo \"${{{a}}}\" >> /tmp/{b}.log\ndone\n",
+    "#!/usr/bin/env bash\nset -euo pipefail\nfor {a} in $(seq 1 {n}); do\n"
+    "  echo \"${{{a}}}\" >> /tmp/{b}.log\ndone\n",
     "public static <T extends Comparable<T>> List<T> {a}(List<T> {b}) {{\n    return {b}.stream().sorted()"
     ".collect(Collectors.toList());\n}}\n",
     "{a} :: [Int] -> Int\n{a} = foldr (\\x acc -> x + acc) 0 . filter even\n",
@@ -196,8 +200,8 @@ def _json_value(rng: random.Random, depth: int = 0) -> object:
 
 
 def _url(rng: random.Random) -> str:
-    host = rng.choice(["example.com", "api.github.com", "xn--bcher-kva.example", "localhost:8080", "例子.测试",
-                       "sub.domain.co.uk", "[::1]:443", "192.168.0.1"])
+    host = rng.choice(["example.com", "api.github.com", "xn--bcher-kva.example", "localhost:8080",
+                       "例子.测试", "sub.domain.co.uk", "[::1]:443", "192.168.0.1"])
     path = "/".join(_identifier(rng) for _ in range(rng.randint(0, 5)))
     query = "&".join(f"{_identifier(rng)}={rng.choice(['', str(rng.randrange(10**6)), '%E2%9C%93', 'a+b'])}"
                      for _ in range(rng.randint(0, 4)))
@@ -217,8 +221,8 @@ def _random_codepoints(rng: random.Random, n: int, planes: str) -> str:
         elif planes == "all":
             cp = rng.randrange(0x0000, 0x110000)
         elif planes == "assigned-ish":
-            cp = rng.choice([rng.randrange(0x20, 0x2FFF), rng.randrange(0x3000, 0xD7FF), rng.randrange(0x1F000, 0x1FAFF),
-                             rng.randrange(0x20000, 0x2A6DF)])
+            cp = rng.choice([rng.randrange(0x20, 0x2FFF), rng.randrange(0x3000, 0xD7FF),
+                             rng.randrange(0x1F000, 0x1FAFF), rng.randrange(0x20000, 0x2A6DF)])
         else:  # ascii
             cp = rng.randrange(0x00, 0x80)
         out.append(chr(cp))
@@ -230,18 +234,23 @@ def _fixed_samples() -> list[str]:
         "", " ", "  ", "\n", "\r\n", "\r", "\t", "\x00", "a", "A", "1", "hello world", "Hello, World!",
         "hello, world", "The quick brown fox jumps over the lazy dog.",
         "THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG", "e\u0301", "é", "cafe\u0301 café", "ﬁ ﬂ ﬀ Å Å Ω Ω",
-        "Ǆ ǅ ǆ ǲ ᾈ ᾉ", "İstanbul ıi ß ẞ", "straße STRASSE", "こんにちは世界", "你好，世界！", "안녕하세요 세계",
+        "Ǆ ǅ ǆ ǲ ᾈ ᾉ", "İstanbul ıi ß ẞ", "straße STRASSE", "こんにちは世界", "你好，世界！",
+        "안녕하세요 세계",
         "각 ᄒᆞᆫ", "Привет, мир!", "Γειά σου Κόσμε", "مرحبا بالعالم", "שלום עולם", "नमस्ते दुनिया",
         "สวัสดีชาวโลก", "😀", "👨\u200d👩\u200d👧\u200d👦", "🇺🇸🇬🇧🇯🇵", "👍🏽", "🏳️\u200d🌈", "#️⃣",
-        "<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|endofprompt|>", "<|im_start|>",
+        "<|endoftext|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|endofprompt|>",
+        "<|im_start|>",
         "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", "text<|endoftext|>more text",
-        "<|endoftext|><|endoftext|><|endoftext|>", "he's", "HE'S", "they'LL", "we'Ve", "I'm", "you'RE", "don't",
-        "It's a dog's life, isn't it? We'll see; they'd've known.", "\ud800", "\udfff", "a\ud800b", "\ud83d\ude00",
+        "<|endoftext|><|endoftext|><|endoftext|>", "he's", "HE'S", "they'LL", "we'Ve", "I'm",
+        "you'RE", "don't",
+        "It's a dog's life, isn't it? We'll see; they'd've known.", "\ud800", "\udfff", "a\ud800b",
+        "\ud83d\ude00",
         "\udc00\ud800", "\ue000", "\uf8ff", "\U000f0000", "\U0010fffd", "\ufffd", "\ufeff", "\ufeffBOM text",
         "\u200b\u200c\u200d\u2060", "\u202e reversed \u202c", "\x00\x01\x02\x1f\x7f", "NUL\x00in\x00middle",
         "0", "00", "000", "0000", "1234567890", "3.14159265358979323846", "1,000,000.00", "-42", "1e-10",
         "٠١٢٣٤٥٦٧٨٩", "०१२३४५६७८९", "１２３４５", "Ⅻ ⅻ ½ ¾ ²³", "    ", "\t\t\t", "\n\n\n",
-        " \n \n ", "a \n b", "a\r\nb\rc\nd", "line1\r\nline2\r\n", "x\r", "\r\r\r\n\n", "  leading", "trailing  ",
+        " \n \n ", "a \n b", "a\r\nb\rc\nd", "line1\r\nline2\r\n", "x\r", "\r\r\r\n\n",
+        "  leading", "trailing  ",
         "   123", "\n\n42", "\t\tfoo", "   \u3000  日本", "a" * 1000, "ab" * 500, "é" * 500, "日" * 1000,
         "😀" * 300, "!" * 1000, "-" * 2000, "=" * 80 + "\n" + "=" * 80, "." * 3000, "/" * 500, "\\" * 500,
         "\n" * 200 + "x", "x" + " " * 300 + "y", "https://openai.com/", "user@example.com",
@@ -249,7 +258,8 @@ def _fixed_samples() -> list[str]:
         "print('hello world')\n", "for (int i = 0; i < n; ++i) { sum += a[i]; }",
         "¯\\_(ツ)_/¯", "( ͡° ͜ʖ ͡°)", "Z̷̡̢̛̛͉̪̬̟̝͔̯̘̦͓̹̣̫̻͗̈́̋̐̀̐̇͋̓̈́̑̍̕͘͜͝a̷l̷g̷o̷",
         "ab\u0301\u0302\u0303\u0304\u0305\u0306\u0307\u0308\u0309\u030a\u030b\u030c\u030d",
-        "\u0301", "\u0301\u0301\u0301", "Ａｂｃ ｱｲｳ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝕄𝕒𝕥𝕙 𝒮𝒸𝓇𝒾𝓅𝓉", "𓀀𓀁𓀂", "ꙮ", "\U0001f9d1\u200d\U0001f4bb",
+        "\u0301", "\u0301\u0301\u0301", "Ａｂｃ ｱｲｳ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝕄𝕒𝕥𝕙 𝒮𝒸𝓇𝒾𝓅𝓉", "𓀀𓀁𓀂", "ꙮ",
+        "\U0001f9d1\u200d\U0001f4bb",
     ]
     samples.append(" " * 20_000)
     samples.append("a" + " " * 20_000 + "b")
@@ -277,15 +287,18 @@ def _build(seed: int) -> tuple[str, ...]:
         for _ in range(70):
             samples.append(_sentence(rng, script, rng.randint(1, 25)))
         for _ in range(5):
-            samples.append("\n".join(_sentence(rng, script, rng.randint(5, 30)) for _ in range(rng.randint(2, 8))))
+            lines = [_sentence(rng, script, rng.randint(5, 30)) for _ in range(rng.randint(2, 8))]
+            samples.append("\n".join(lines))
     for _ in range(150):
-        samples.append(" ".join(_sentence(rng, rng.choice(script_names), rng.randint(1, 6)) for _ in range(4)))
+        parts = [_sentence(rng, rng.choice(script_names), rng.randint(1, 6)) for _ in range(4)]
+        samples.append(" ".join(parts))
 
     # Emoji.
     for _ in range(200):
         samples.append(_emoji_string(rng))
     for _ in range(50):
-        samples.append(_sentence(rng, "latin", 5) + " " + _emoji_string(rng) + " " + _sentence(rng, "latin", 3))
+        head = _sentence(rng, "latin", 5)
+        samples.append(head + " " + _emoji_string(rng) + " " + _sentence(rng, "latin", 3))
 
     # Combining marks and Zalgo.
     for _ in range(100):
@@ -351,7 +364,8 @@ def _build(seed: int) -> tuple[str, ...]:
 
     # Control characters, NUL, lone surrogates, private use.
     for _ in range(60):
-        samples.append("".join(rng.choice([chr(rng.randrange(0x00, 0x20)), "\x7f", "\x00", "a", " ", chr(0x80 + rng.randrange(32))])
+        samples.append("".join(rng.choice([chr(rng.randrange(0x00, 0x20)), "\x7f", "\x00", "a", " ",
+                                           chr(0x80 + rng.randrange(32))])
                                for _ in range(rng.randint(1, 50))))
     for _ in range(80):
         parts = []
@@ -360,7 +374,8 @@ def _build(seed: int) -> tuple[str, ...]:
                                      _word(rng, SCRIPTS["latin"]), "😀", " ", "\ud83d", "\ude00"]))
         samples.append("".join(parts))
     for _ in range(60):
-        samples.append("".join(rng.choice([chr(rng.randrange(0xE000, 0xF900)), chr(rng.randrange(0xF0000, 0xFFFFE)),
+        samples.append("".join(rng.choice([chr(rng.randrange(0xE000, 0xF900)),
+                                           chr(rng.randrange(0xF0000, 0xFFFFE)),
                                            chr(rng.randrange(0x100000, 0x10FFFE)), "x", " "])
                                for _ in range(rng.randint(1, 40))))
 

@@ -1,4 +1,4 @@
-"""Claude counts: ctxbudget's ClaudeBackend against ctok itself, tool routing by model, and the ratio fallback.
+"""Claude counts: ClaudeBackend against ctok itself, tool routing by model, and the ratio fallback.
 
 ctok's ``token_count`` prices a one-message request: ``tokenize`` returns the frame as leading ``⟨pad⟩``
 pieces. Content counts are ``token_count - frame`` (at least 1); ``include_frame=True`` is ``token_count``.
@@ -12,9 +12,9 @@ from math import ceil
 
 import ctok
 import pytest
-from corpus import hard_corpus
 
 import ctxbudget.tokenizers.factory as factory_mod
+from corpus import hard_corpus
 from ctxbudget import TokenCounter, TokenizerFactory, TokenizerLoadError, TokenizerType, set_claude_model
 from ctxbudget.tokenizers.claude import ClaudeBackend
 
@@ -58,7 +58,8 @@ def test_frame_size_matches_ctok(family: str, ctok_version: str) -> None:
 
 
 @pytest.mark.parametrize(("family", "ctok_version"), FAMILIES)
-def test_content_counts_match_ctok_on_corpus_subset(family: str, ctok_version: str, subset: list[str]) -> None:
+def test_content_counts_match_ctok_on_corpus_subset(family: str, ctok_version: str,
+                                                     subset: list[str]) -> None:
     backend = ClaudeBackend(family)
     expected = [max(1, ctok.token_count(t, ctok_version) - ctok_frame(t, ctok_version)) for t in subset]
     got = [backend.count(t) for t in subset]
@@ -119,18 +120,22 @@ def test_tool_routing_defaults_to_newest_family() -> None:
     assert detailed.count == ctok.token_count(TEXT, "4.7") - ctok_frame(TEXT, "4.7")
 
 
+def _claude_tokenizer_id() -> str:
+    return TokenCounter.count_tokens_detailed(TEXT, "claude").tokenizer_id
+
+
 def test_env_precedence_and_configured_model(monkeypatch: pytest.MonkeyPatch) -> None:
     set_claude_model("claude-sonnet-4-5")
     assert TokenCounter.count_tokens_detailed(TEXT, "claude").tokenizer_id == f"ctok:claude-3@{CTOK_VERSION}"
     monkeypatch.setenv("CLAUDE_CODE_MODEL", "claude-opus-4-7")
     TokenizerFactory.clear_cache()
-    assert TokenCounter.count_tokens_detailed(TEXT, "claude").tokenizer_id == f"ctok:claude-4.7@{CTOK_VERSION}"
+    assert _claude_tokenizer_id() == f"ctok:claude-4.7@{CTOK_VERSION}"
     monkeypatch.setenv("ANTHROPIC_MODEL", "claude-3-5-sonnet-20241022")
     TokenizerFactory.clear_cache()
     assert TokenCounter.count_tokens_detailed(TEXT, "claude").tokenizer_id == f"ctok:claude-3@{CTOK_VERSION}"
     monkeypatch.setenv("CLAUDE_MODEL", "claude-opus-4-7")
     TokenizerFactory.clear_cache()
-    assert TokenCounter.count_tokens_detailed(TEXT, "claude").tokenizer_id == f"ctok:claude-4.7@{CTOK_VERSION}"
+    assert _claude_tokenizer_id() == f"ctok:claude-4.7@{CTOK_VERSION}"
 
 
 def _ceil_ratio(n: int, ratio: str) -> int:

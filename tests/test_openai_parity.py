@@ -1,8 +1,8 @@
-"""OpenAI counts: ctxbudget's offline-built encodings against tiktoken's own constructor (SPEC §2.2, §4 items 1-3, 7).
+"""OpenAI counts: offline-built encodings against tiktoken's own constructor (SPEC §2.2, §4 items 1-3, 7).
 
 The reference is ``tiktoken.get_encoding(name)`` fed from a temporary ``TIKTOKEN_CACHE_DIR`` that holds the
-decompressed vocabulary under tiktoken's cache name (SHA-1 of the download URL), so tiktoken builds it with its
-own pattern, special tokens and hash check, and never touches the network.
+decompressed vocabulary under tiktoken's cache name (SHA-1 of the download URL), so tiktoken builds it with
+its own pattern, special tokens and hash check, and never touches the network.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import tiktoken.registry
 import ctxbudget
 import ctxbudget.tokenizers.factory as factory_mod
 import ctxbudget.tokenizers.openai as openai_mod
-from ctxbudget import TokenCounter, TokenizerFactory, TokenizerLoadError
 from corpus import hard_corpus
+from ctxbudget import TokenCounter, TokenizerFactory, TokenizerLoadError
 
 ENCODING_NAMES = ("cl100k_base", "o200k_base")
 _URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
@@ -166,18 +166,30 @@ def _corrupted_copy(tmp_path: Path, name: str) -> Path:
     return path
 
 
+def _empty_derived_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the parsed-table cache at an empty dir, so the vocabulary file itself is read and checked."""
+    derived = tmp_path / "derived"
+    derived.mkdir()
+    monkeypatch.setenv("CTXBUDGET_CACHE_DIR", str(derived))
+    TokenizerFactory.clear_cache()
+    return derived
+
+
 @pytest.mark.spec(1)
 def test_wrong_sha256_raises_tokenizer_load_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    derived = _empty_derived_cache(tmp_path, monkeypatch)
     bad = _corrupted_copy(tmp_path, "o200k_base")
     monkeypatch.setattr(openai_mod, "_candidate_files", lambda spec: iter([bad]))
     with pytest.raises(TokenizerLoadError, match="SHA-256"):
         TokenizerFactory.get_tiktoken_encoding("o200k_base")
-    with pytest.raises(TokenizerLoadError):
+    with pytest.raises(TokenizerLoadError, match="SHA-256"):
         openai_mod.load_mergeable_ranks("o200k_base")
+    assert list(derived.iterdir()) == []  # nothing unverified is kept for later runs
 
 
 @pytest.mark.spec(1)
 def test_missing_vocab_raises_with_install_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _empty_derived_cache(tmp_path, monkeypatch)
     missing = tmp_path / "nope.tiktoken.gz"
     monkeypatch.setattr(openai_mod, "_candidate_files", lambda spec: iter([missing]))
     with pytest.raises(TokenizerLoadError, match="pip install"):
@@ -188,6 +200,7 @@ def test_missing_vocab_raises_with_install_hint(tmp_path: Path, monkeypatch: pyt
 
 
 def test_failed_load_degrades_count_to_word_estimate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _empty_derived_cache(tmp_path, monkeypatch)
     monkeypatch.setattr(openai_mod, "_candidate_files", lambda spec: iter([tmp_path / "missing"]))
     text = "one two three four five six seven eight nine ten"
     assert TokenCounter.count_tokens(text, "codex") == 13

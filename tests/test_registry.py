@@ -107,7 +107,8 @@ def test_claude_tokenizer_generation(model_id: str, encoding: str, family: str) 
 )
 def test_unlisted_well_formed_claude_ids_are_unknown(model_id: str, family: str, encoding: str) -> None:
     spec = resolve_model(model_id)
-    assert spec == ModelSpec("anthropic", family, model_id, TokenizerType.CLAUDE, encoding, 200_000, known=False)
+    expected = ModelSpec("anthropic", family, model_id, TokenizerType.CLAUDE, encoding, 200_000, known=False)
+    assert spec == expected
 
 
 @pytest.mark.parametrize(
@@ -181,8 +182,8 @@ def test_claude_members_table() -> None:
         "SONNET_3_7": "claude-3-7-sonnet-20250219", "SONNET_4": "claude-sonnet-4-20250514",
         "OPUS_4": "claude-opus-4-20250514", "OPUS_4_1": "claude-opus-4-1-20250805",
         "SONNET_4_5": "claude-sonnet-4-5-20250929", "HAIKU_4_5": "claude-haiku-4-5-20251001",
-        "OPUS_4_5": "claude-opus-4-5-20251101", "SONNET_4_6": "claude-sonnet-4-6", "OPUS_4_6": "claude-opus-4-6",
-        "OPUS_4_7": "claude-opus-4-7", "DEFAULT": "claude-default",
+        "OPUS_4_5": "claude-opus-4-5-20251101", "SONNET_4_6": "claude-sonnet-4-6",
+        "OPUS_4_6": "claude-opus-4-6", "OPUS_4_7": "claude-opus-4-7", "DEFAULT": "claude-default",
     }
     assert {m.name: m.model_id for m in ClaudeModel} == expected
     assert {m.token_limit for m in ClaudeModel} == {200_000}

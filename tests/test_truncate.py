@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from corpus import hard_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from corpus import hard_corpus
 from ctxbudget import TokenizerFactory, TruncateResult, backend_for, fits, truncate
 
 MODELS = ("codex", "gpt-4", "claude")
@@ -104,7 +104,8 @@ def test_truncate_errors() -> None:
 @pytest.mark.parametrize("model", MODELS)
 def test_fits_small_texts(model: str) -> None:
     count = backend_for(model).count
-    for text in ["", "hello", "hello world", "你好，世界！这是一个测试。", "<|endoftext|>", "\ud800", "a\x00b"]:
+    for text in ["", "hello", "hello world", "你好，世界！这是一个测试。", "<|endoftext|>", "\ud800",
+                 "a\x00b"]:
         n = count(text)
         assert fits(text, n, model) is True
         assert fits(text, n - 1, model) is False

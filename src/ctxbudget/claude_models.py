@@ -81,6 +81,7 @@ _warned_lock = threading.Lock()
 
 _BEDROCK = re.compile(r"^(?:[a-z]{2,6}\.)?anthropic\.(?P<inner>.+?)(?:-v\d+(?::\d+)?)?$")
 _SUFFIX = re.compile(r"(?:[-@]\d{8}|-latest)$")
+_VERTEX_V2 = re.compile(r"^claude-3-5-sonnet-v2$")
 _OLD_STYLE = re.compile(r"^claude-(?P<major>\d+)(?:-(?P<minor>\d+))?-(?P<family>opus|sonnet|haiku)$")
 _NEW_STYLE = re.compile(r"^claude-(?P<family>opus|sonnet|haiku)-(?P<major>\d+)(?:-(?P<minor>\d+))?$")
 
@@ -96,6 +97,8 @@ def _normalise(model_id: str) -> str:
 def parse_claude_id(model_id: str) -> ClaudeVersion | None:
     """Parse a well-formed Claude id into family and version, or ``None``."""
     text = _SUFFIX.sub("", _normalise(model_id))
+    if _VERTEX_V2.match(text):  # Vertex AI's name for the October 2024 3.5 Sonnet
+        text = "claude-3-5-sonnet"
     match = _OLD_STYLE.match(text) or _NEW_STYLE.match(text)
     if match is None:
         return None

@@ -104,7 +104,8 @@ class SentencePieceBackend:
         self.tokenizer_id = f"sentencepiece:{path.name}@sha256:{self.sha256[:16]}"
 
     def count(self, text: str) -> int:
-        safe = text.encode("utf-8", "replace").decode("utf-8") if not text.isascii() else text
+        # lone surrogates count as U+FFFD, as on every other path
+        safe = text if text.isascii() else text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
         return max(1, len(self._sp.encode(safe)))
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
