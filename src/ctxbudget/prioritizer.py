@@ -137,9 +137,8 @@ def _strategy(value: PrioritizationStrategy | str) -> PrioritizationStrategy:
     try:
         return PrioritizationStrategy(value)
     except ValueError:
-        raise ValueError(
-            f"unknown prioritization strategy {value!r}; use one of {[s.value for s in PrioritizationStrategy]}"
-        ) from None
+        known = [s.value for s in PrioritizationStrategy]
+        raise ValueError(f"unknown prioritization strategy {value!r}; use one of {known}") from None
 
 
 def _default_now() -> datetime:
@@ -224,9 +223,10 @@ class RulePrioritizer:
         """``adj = clamp(adj + lr·usage_value, -1, 1)`` with ``lr = adaptive_learning_rate`` unless
         ``learning_rate`` is given (0 is honoured). Returns the new adjustment."""
         value = _real(usage_value, "usage_value")
-        rate = (
-            self._adaptive_learning_rate if learning_rate is None else _non_negative(learning_rate, "learning_rate")
-        )
+        if learning_rate is None:
+            rate = self._adaptive_learning_rate
+        else:
+            rate = _non_negative(learning_rate, "learning_rate")
         with self._lock:
             adjusted = min(1.0, max(-1.0, self._adjustments.get(rule_id, 0.0) + rate * value))
             self._adjustments[rule_id] = adjusted
