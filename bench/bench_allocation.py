@@ -17,7 +17,11 @@ from ctxbudget import TokenCounter, TokenizerFactory
 from ctxbudget.budget import AllocationStrategy, TokenBudgetManager
 from ctxbudget.rules import MemoryRule
 
-WORDS = "always never prefer use run check keep write test commit review deploy log type format".split()
+WORDS = tuple(
+    "always never prefer use run check keep"
+    " write test commit review deploy log type format"
+    .split()
+)
 
 
 def make_rules(n: int, rng: random.Random) -> list[MemoryRule]:

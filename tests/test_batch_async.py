@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import CharBackend
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import CharBackend
 from ctxbudget import TokenCountCache, TokenCounter
 
 

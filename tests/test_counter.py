@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from conftest import CharBackend
 from ctxbudget import (
     Counter,
     TokenCount,
@@ -15,8 +16,6 @@ from ctxbudget import (
     TokenizerType,
 )
 from ctxbudget.tokenizers.factory import MODEL_MAPPINGS
-
-from conftest import CharBackend
 
 TEN_WORDS = "one two three four five six seven eight nine ten"
 

@@ -41,7 +41,8 @@ def test_naive_datetimes_are_utc_and_updated_defaults_to_created() -> None:
     assert rule.created_at == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
     assert rule.updated_at == rule.created_at
     plus2 = timezone(timedelta(hours=2))
-    assert make(created_at=datetime(2025, 3, 1, 14, 0, tzinfo=plus2)).created_at == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    shifted = make(created_at=datetime(2025, 3, 1, 14, 0, tzinfo=plus2))
+    assert shifted.created_at == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -155,7 +156,7 @@ def test_other_bad_files(tmp_path: Path) -> None:
     with pytest.raises(RulesFileError, match=r"r.json:1: invalid JSON"):
         load_rules(tmp_path / "r.json")
     (tmp_path / "r.txt").write_text("x", encoding="utf-8")
-    with pytest.raises(RulesFileError, match="unsupported rules file type .txt"):
+    with pytest.raises(RulesFileError, match=r"unsupported rules file type \.txt"):
         load_rules(tmp_path / "r.txt")
     (tmp_path / "b.yaml").write_bytes(b"\xff\xfe")
     with pytest.raises(RulesFileError, match="not UTF-8"):
@@ -209,6 +210,7 @@ def test_markdown_conventions() -> None:
 
 
 def test_bundled_instruction_files_load() -> None:
-    counts = {name: len(load_rules(EXAMPLES / "instructions" / name)) for name in ("CLAUDE.md", "AGENTS.md", "GEMINI.md")}
+    names = ("CLAUDE.md", "AGENTS.md", "GEMINI.md")
+    counts = {name: len(load_rules(EXAMPLES / "instructions" / name)) for name in names}
     assert counts == {"CLAUDE.md": 7, "AGENTS.md": 7, "GEMINI.md": 6}
     assert load_rules(EXAMPLES / "instructions" / "GEMINI.md")[0].rule.startswith("You are working in a monorepo")

@@ -20,18 +20,18 @@ from .metrics import MetricsRecorder, PerformanceMetrics
 from .registry import ANTHROPIC, GOOGLE, OPENAI, OPENAI_ENCODINGS, resolve_model
 from .tokenizers.base import TokenizerBackend, TokenizerType
 from .tokenizers.estimate import CHARS4
-from .tokenizers.transformers import TransformersBackend
 from .tokenizers.factory import (
     MODEL_MAPPINGS,
     Route,
     TokenizerFactory,
-    resolved_routes,
     claude_backend,
     claude_tokenizer_family,
     register_backend,
     resolve_route,
+    resolved_routes,
     unregister_backend,
 )
+from .tokenizers.transformers import TransformersBackend
 
 _clock = time.perf_counter
 
@@ -121,7 +121,8 @@ class _BatchPlan:
     def fill(self, counted: Sequence[int]) -> None:
         if len(counted) != len(self.missing):
             raise RuntimeError(
-                f"backend {self.route.backend.tokenizer_id} returned {len(counted)} counts for {len(self.missing)} texts"
+                f"backend {self.route.backend.tokenizer_id} returned {len(counted)} counts "
+                f"for {len(self.missing)} texts"
             )
         self.counts.update(zip(self.missing, counted, strict=True))
         if self.cache is not None:
@@ -135,7 +136,9 @@ class _BatchPlan:
         return out
 
 
-def count_many(route: Route, texts: Sequence[str], cache: TokenCountCache | None, recorder: MetricsRecorder) -> list[int]:
+def count_many(
+    route: Route, texts: Sequence[str], cache: TokenCountCache | None, recorder: MetricsRecorder
+) -> list[int]:
     """Batch count: order kept, each distinct text looked up once, misses through ``count_batch``."""
     items = _check_texts(texts)
     if not items:
@@ -153,7 +156,9 @@ def _runs_inline(route: Route, chars: int) -> bool:
     return route.backend.tokenizer_type is TokenizerType.TIKTOKEN and chars <= ASYNC_INLINE_CHARS
 
 
-async def acount_one(route: Route, text: str, cache: TokenCountCache | None, recorder: MetricsRecorder) -> tuple[int, bool]:
+async def acount_one(
+    route: Route, text: str, cache: TokenCountCache | None, recorder: MetricsRecorder
+) -> tuple[int, bool]:
     """``count_one`` for the event loop: cheap work inline, tokenisation in the bounded pool."""
     if type(text) is not str:
         require_str(text)

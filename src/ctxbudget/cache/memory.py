@@ -14,11 +14,11 @@ Values: the count, or with a TTL the count packed with its deadline in nanosecon
 from __future__ import annotations
 
 import itertools
-from collections import deque as _consume
 import sys
 import threading
 import time
 from collections import OrderedDict
+from collections import deque as _consume
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any

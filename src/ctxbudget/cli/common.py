@@ -56,7 +56,8 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: s
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
 
     def line(cells: Sequence[str]) -> str:
-        out = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        pairs = enumerate(zip(cells, widths, strict=True))
+        out = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in pairs]
         return "  ".join(out).rstrip()
 
     bold = ("\x1b[1m", "\x1b[0m") if use_color() else ("", "")

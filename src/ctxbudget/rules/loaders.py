@@ -7,12 +7,13 @@ Fields are those of ``MemoryRule`` (``id``, ``name``, ``rule``, ``category``, ``
 ``name`` the id. Errors name the file, the line where known (YAML) and the field:
 ``rules.yaml:12: rules[2].priority: must be between 0 and 100, got 120``.
 
-Markdown (CLAUDE.md / AGENTS.md / GEMINI.md): every top-level list item and every prose paragraph becomes
-a rule, in file order; fenced code stays with the item it follows. A rule is ABSOLUTE when an ``<!-- absolute -->`` comment stands on the
-line(s) before it, or when its section heading contains one of "absolute", "critical", "must", "never",
-"non-negotiable" or "always" (case-insensitive); ``<!-- default -->`` overrides a heading. An optional
-``<!-- priority: 80 -->`` comment sets the next item's priority. A leading ``**Name**:`` names the rule.
-Category comes from the heading: "prefer…"/"style" → preference, "agent"/"workflow" → agent, else behavior.
+Markdown (CLAUDE.md / AGENTS.md / GEMINI.md): every top-level list item and every prose paragraph becomes a
+rule, in file order; fenced code stays with the item it follows. A rule is ABSOLUTE when an ``<!-- absolute
+-->`` comment stands on the line(s) before it, or when its section heading contains one of "absolute",
+"critical", "must", "never", "non-negotiable" or "always" (case-insensitive); ``<!-- default -->`` overrides
+a heading. An optional ``<!-- priority: 80 -->`` comment sets the next item's priority. A leading
+``**Name**:`` names the rule. Category comes from the heading: "prefer…"/"style" → preference,
+"agent"/"workflow" → agent, else behavior.
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ def _check_entry(raw: Any, index: int, where: _Where) -> dict[str, Any]:
     return data
 
 
-def rules_from_data(data: Any, file: str = "<data>", lines: Mapping[tuple[int, str | None], int] | None = None) -> list[MemoryRule]:
+def rules_from_data(
+    data: Any, file: str = "<data>", lines: Mapping[tuple[int, str | None], int] | None = None
+) -> list[MemoryRule]:
     """Rules from parsed file content: a list of mappings or ``{rules: [...]}``."""
     where = _Where(file, lines or {})
     if isinstance(data, Mapping):

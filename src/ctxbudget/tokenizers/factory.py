@@ -107,7 +107,7 @@ class TokenizerFactory:
         def load() -> Any:
             if not cls.is_transformers_available():
                 raise ImportError("transformers library not available: pip install transformers")
-            from transformers import AutoTokenizer
+            from transformers import AutoTokenizer  # type: ignore[import-not-found]
 
             try:
                 return AutoTokenizer.from_pretrained(model_name, local_files_only=True)
@@ -139,7 +139,8 @@ class TokenizerFactory:
 
         def load() -> ScaledBackend:
             base = cls.get_openai_backend("o200k_base")
-            return ScaledBackend(base, ratio_scale(ratio), f"claude-estimate:{family}:o200k*{ratio}@{base.tokenizer_id}")
+            tokenizer_id = f"claude-estimate:{family}:o200k*{ratio}@{base.tokenizer_id}"
+            return ScaledBackend(base, ratio_scale(ratio), tokenizer_id)
 
         return cls._get("claude-estimate", family, load)
 
@@ -190,7 +191,7 @@ class _Mappings(dict[str, str]):
         super().clear()
         invalidate_routes()
 
-    def setdefault(self, key: str, default: str) -> str:  # type: ignore[override]
+    def setdefault(self, key: str, default: str) -> str:
         if key not in self:
             self[key] = default
         return self[key]
