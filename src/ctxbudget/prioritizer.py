@@ -52,7 +52,7 @@ LOW_PRIORITY_THRESHOLD = 0.3
 _SECONDS_PER_DAY = 86400.0
 
 
-class PrioritizationStrategy(str, Enum):  # noqa: UP042 - SPEC: (str, Enum)
+class PrioritizationStrategy(str, Enum):
     IMPORTANCE = "importance"
     FREQUENCY = "frequency"
     COST_BENEFIT = "cost_benefit"
