@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 WarningCallback = Callable[["WarningEvent"], object]
 
 
-class WarningLevel(str, Enum):  # noqa: UP042 - SPEC: (str, Enum)
+class WarningLevel(str, Enum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"

@@ -73,7 +73,7 @@ _FIELD_KEYS = {"default_budget": "default", "max_budget": "max", "min_budget": "
 _OPERATION_VALUES = tuple(op.value for op in OperationType)
 
 
-class BudgetScope(str, Enum):  # noqa: UP042 - SPEC: (str, Enum)
+class BudgetScope(str, Enum):
     GLOBAL = "global"
     TOOL = "tool"
     OPERATION = "operation"

@@ -48,7 +48,7 @@ _operation_ids = itertools.count(1)
 OperationListener = Callable[["OperationUsage"], object]
 
 
-class OperationType(str, Enum):  # noqa: UP042 - SPEC: (str, Enum)
+class OperationType(str, Enum):
     CONTEXT_INJECTION = "context_injection"
     USER_QUERY = "user_query"
     RULE_RETRIEVAL = "rule_retrieval"
