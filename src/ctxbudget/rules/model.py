@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from .._clock import as_utc
+
 DEFAULT_PRIORITY = 50.0
 
 
@@ -21,11 +23,6 @@ class MemoryCategory(str, Enum):
 class AuthorityLevel(str, Enum):
     ABSOLUTE = "absolute"  # non-negotiable, protected from dropping
     DEFAULT = "default"  # follow unless overridden
-
-
-def as_utc(value: datetime) -> datetime:
-    """Timezone-aware UTC; naive datetimes are read as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _check_priority(value: Any, where: str) -> float:
