@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from ._clock import utcnow
 from ._util import utilization_pct
@@ -73,7 +73,7 @@ def _session_id(now: datetime) -> str:
 class ClaudeBudgetManager:
     """Allocates rules request by request within one Claude session's budget and context window."""
 
-    WARNING_THRESHOLDS = [80, 90, 95]
+    WARNING_THRESHOLDS: ClassVar[list[int]] = [80, 90, 95]  # the reference behaviour
 
     def __init__(
         self,
