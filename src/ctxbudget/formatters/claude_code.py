@@ -1,0 +1,114 @@
+"""Claude Code: Markdown for a CLAUDE.md-style memory file (SPEC.md §2.12).
+
+```
+# Project Memory Rules
+
+**Auto-generated context from memory system**
+
+## CRITICAL RULES (Always Follow)
+
+These rules are non-negotiable and must always be followed.
+
+### Behavior
+
+- **<name>**: <rule>
+  - Scope: <scope>
+  - Source: <source>
+  - Condition: <condition>
+
+## DEFAULT GUIDELINES (Unless Overridden)
+
+These are recommended practices unless explicitly overridden by the user or PRD.
+
+### Preference
+
+- **<name>**: <rule>
+
+---
+
+*N additional rules skipped due to token budget constraints.*
+```
+
+Categories are sorted by value, a category's bullets are consecutive lines in ranking order. A rule flagged
+``metadata["shortened"]`` renders as ``- **<name> (shortened)**: <rule>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..rules.model import AuthorityLevel, MemoryCategory, MemoryRule
+from .base import (
+    FormatOptions,
+    FormattedContext,
+    FormatType,
+    LLMToolAdapter,
+    ToolCapabilities,
+    category_label,
+    condition_text,
+    display_name,
+    rule_text,
+    scope_text,
+    source_text,
+)
+
+HEADER = "# Project Memory Rules\n\n**Auto-generated context from memory system**\n"
+SECTIONS = {
+    AuthorityLevel.ABSOLUTE: "\n## CRITICAL RULES (Always Follow)\n\n"
+                             "These rules are non-negotiable and must always be followed.\n",
+    AuthorityLevel.DEFAULT: "\n## DEFAULT GUIDELINES (Unless Overridden)\n\n"
+                            "These are recommended practices unless explicitly overridden by the user or PRD.\n",
+}
+
+
+class ClaudeCodeAdapter(LLMToolAdapter):
+    tool_name = "claude"
+    format_type = FormatType.MARKDOWN
+    DEFAULT_MAX_CONTEXT_TOKENS = 100000
+    groups_by_category = True
+
+    def __init__(self, max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS) -> None:
+        super().__init__(max_context_tokens)
+
+    def format_rules(
+        self, rules: Sequence[MemoryRule], token_budget: int | None = None, options: Mapping[str, Any] | None = None
+    ) -> FormattedContext:
+        return self.fit_rules(rules, token_budget, options)
+
+    def get_capabilities(self) -> ToolCapabilities:
+        return ToolCapabilities(
+            tool_name=self.tool_name, format_type=self.format_type, max_context_tokens=self.max_context_tokens,
+            supports_sections=True, supports_markdown=True, supports_priorities=True, injection_method="file",
+        )
+
+    def validate_format(self, ctx: FormattedContext) -> bool:
+        return bool(ctx.content) and ctx.content.startswith("#") and self._base_validation(ctx)
+
+    # --- layout -------------------------------------------------------------------------------------------
+    def _header_unit(self) -> str:
+        return HEADER
+
+    def _section_unit(self, authority: AuthorityLevel) -> str:
+        return SECTIONS[authority]
+
+    def _group_unit(self, category: MemoryCategory) -> str:
+        return f"\n### {category_label(category)}\n\n"
+
+    def _rule_prefix(self, number: int) -> str:
+        return ""
+
+    def _rule_body(self, rule: MemoryRule, opts: FormatOptions) -> str:
+        lines = [f"- **{display_name(rule)}**: {rule_text(rule)}"]
+        if not opts.compact:
+            scope, source, condition = scope_text(rule), source_text(rule), condition_text(rule)
+            if scope:
+                lines.append(f"  - Scope: {scope}")
+            if source and opts.include_sources:
+                lines.append(f"  - Source: {source}")
+            if condition:
+                lines.append(f"  - Condition: {condition}")
+        return "\n".join(lines) + "\n"
+
+    def _footer_unit(self, skipped: int) -> str:
+        return f"\n---\n\n*{skipped} additional rules skipped due to token budget constraints.*\n"

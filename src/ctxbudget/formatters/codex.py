@@ -1,0 +1,96 @@
+"""GitHub Codex: plain text (SPEC.md §2.12).
+
+```
+PROJECT CONTEXT RULES
+
+=== CRITICAL RULES (ALWAYS FOLLOW) ===
+
+[1] <name> (<Category>)
+<rule>
+Scope: <scope>
+Condition: <condition>
+
+=== DEFAULT GUIDELINES ===
+
+[2] <name> (<Category>)
+<rule>
+
+--- N rules omitted due to context limits ---
+```
+
+Every rule is its own block; ``n`` runs continuously over the included rules (ABSOLUTE first, then DEFAULT in
+ranking order). Sources are never rendered in this format (``include_sources`` is accepted and validated for
+a uniform option set). A rule flagged ``metadata["shortened"]`` renders as ``[n] <name> (shortened) (<Category>)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..rules.model import AuthorityLevel, MemoryRule
+from .base import (
+    FormatOptions,
+    FormattedContext,
+    FormatType,
+    LLMToolAdapter,
+    ToolCapabilities,
+    category_label,
+    condition_text,
+    display_name,
+    rule_text,
+    scope_text,
+)
+
+HEADER = "PROJECT CONTEXT RULES\n"
+SECTIONS = {
+    AuthorityLevel.ABSOLUTE: "\n=== CRITICAL RULES (ALWAYS FOLLOW) ===\n",
+    AuthorityLevel.DEFAULT: "\n=== DEFAULT GUIDELINES ===\n",
+}
+
+
+class GitHubCodexAdapter(LLMToolAdapter):
+    tool_name = "codex"
+    format_type = FormatType.PLAIN_TEXT
+    DEFAULT_MAX_CONTEXT_TOKENS = 4096
+    continuous_numbering = True
+
+    def __init__(self, max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS) -> None:
+        super().__init__(max_context_tokens)
+
+    def format_rules(
+        self, rules: Sequence[MemoryRule], token_budget: int | None = None, options: Mapping[str, Any] | None = None
+    ) -> FormattedContext:
+        return self.fit_rules(rules, token_budget, options)
+
+    def get_capabilities(self) -> ToolCapabilities:
+        return ToolCapabilities(
+            tool_name=self.tool_name, format_type=self.format_type, max_context_tokens=self.max_context_tokens,
+            supports_sections=True, supports_markdown=False, supports_priorities=False, injection_method="file",
+        )
+
+    def validate_format(self, ctx: FormattedContext) -> bool:
+        return ctx.content.startswith("PROJECT CONTEXT RULES") and self._base_validation(ctx)
+
+    # --- layout -------------------------------------------------------------------------------------------
+    def _header_unit(self) -> str:
+        return HEADER
+
+    def _section_unit(self, authority: AuthorityLevel) -> str:
+        return SECTIONS[authority]
+
+    def _rule_prefix(self, number: int) -> str:
+        return f"\n[{number}] "
+
+    def _rule_body(self, rule: MemoryRule, opts: FormatOptions) -> str:
+        lines = [f"{display_name(rule)} ({category_label(rule.category)})", rule_text(rule)]
+        if not opts.compact:
+            scope, condition = scope_text(rule), condition_text(rule)
+            if scope:
+                lines.append(f"Scope: {scope}")
+            if condition:
+                lines.append(f"Condition: {condition}")
+        return "\n".join(lines) + "\n"
+
+    def _footer_unit(self, skipped: int) -> str:
+        return f"\n--- {skipped} rules omitted due to context limits ---\n"

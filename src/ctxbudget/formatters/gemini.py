@@ -1,0 +1,93 @@
+"""Google Gemini: a system instruction (SPEC.md §2.12).
+
+```
+You are an AI assistant with the following context-specific rules and guidelines.
+
+MANDATORY RULES:
+You MUST follow these rules without exception:
+1. <name>: <rule>
+   [Scope: <scope>]
+   [Condition: <condition>]
+
+RECOMMENDED GUIDELINES:
+Follow these guidelines unless explicitly overridden:
+1. <name>: <rule>
+
+(N additional guidelines omitted due to token budget constraints.)
+```
+
+A section is one block: heading, instruction line, then its rules on consecutive lines, numbered from 1 in
+each section in ranking order. Sources are never rendered in this format (``include_sources`` is accepted and
+validated for a uniform option set). A rule flagged ``metadata["shortened"]`` renders as
+``n. <name> (shortened): <rule>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..rules.model import AuthorityLevel, MemoryRule
+from .base import (
+    FormatOptions,
+    FormattedContext,
+    FormatType,
+    LLMToolAdapter,
+    ToolCapabilities,
+    condition_text,
+    display_name,
+    rule_text,
+    scope_text,
+)
+
+HEADER = "You are an AI assistant with the following context-specific rules and guidelines.\n"
+SECTIONS = {
+    AuthorityLevel.ABSOLUTE: "\nMANDATORY RULES:\nYou MUST follow these rules without exception:\n",
+    AuthorityLevel.DEFAULT: "\nRECOMMENDED GUIDELINES:\nFollow these guidelines unless explicitly overridden:\n",
+}
+
+
+class GoogleGeminiAdapter(LLMToolAdapter):
+    tool_name = "gemini"
+    format_type = FormatType.SYSTEM_INSTRUCTION
+    DEFAULT_MAX_CONTEXT_TOKENS = 32000
+
+    def __init__(self, max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS) -> None:
+        super().__init__(max_context_tokens)
+
+    def format_rules(
+        self, rules: Sequence[MemoryRule], token_budget: int | None = None, options: Mapping[str, Any] | None = None
+    ) -> FormattedContext:
+        return self.fit_rules(rules, token_budget, options)
+
+    def get_capabilities(self) -> ToolCapabilities:
+        return ToolCapabilities(
+            tool_name=self.tool_name, format_type=self.format_type, max_context_tokens=self.max_context_tokens,
+            supports_sections=True, supports_markdown=False, supports_priorities=True, injection_method="api",
+        )
+
+    def validate_format(self, ctx: FormattedContext) -> bool:
+        return ctx.content.startswith("You are") and self._base_validation(ctx)
+
+    # --- layout -------------------------------------------------------------------------------------------
+    def _header_unit(self) -> str:
+        return HEADER
+
+    def _section_unit(self, authority: AuthorityLevel) -> str:
+        return SECTIONS[authority]
+
+    def _rule_prefix(self, number: int) -> str:
+        return f"{number}. "
+
+    def _rule_body(self, rule: MemoryRule, opts: FormatOptions) -> str:
+        lines = [f"{display_name(rule)}: {rule_text(rule)}"]
+        if not opts.compact:
+            scope, condition = scope_text(rule), condition_text(rule)
+            if scope:
+                lines.append(f"   [Scope: {scope}]")
+            if condition:
+                lines.append(f"   [Condition: {condition}]")
+        return "\n".join(lines) + "\n"
+
+    def _footer_unit(self, skipped: int) -> str:
+        return f"\n({skipped} additional guidelines omitted due to token budget constraints.)\n"

@@ -1,0 +1,81 @@
+"""FormatManager: the adapters by tool name, budgets from the configuration (SPEC.md §2.12, §4.47)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from ..rules.model import MemoryRule
+from .base import FormattedContext, LLMToolAdapter, check_budget
+from .claude_code import ClaudeCodeAdapter
+from .codex import GitHubCodexAdapter
+from .gemini import GoogleGeminiAdapter
+
+logger = logging.getLogger("ctxbudget.formatters")
+
+
+class BudgetLookup(Protocol):
+    """What the manager needs from a budget configuration (``BudgetConfigManager``)."""
+
+    def get_budget(self, tool_name: str, operation_type: Any = None) -> int: ...
+
+
+def _key(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"tool name must be str, not {type(name).__name__}")
+    return name.strip().lower()
+
+
+class FormatManager:
+    """Adapters registered under ``"claude"``, ``"codex"`` and ``"gemini"``; names are case-insensitive."""
+
+    def __init__(self, config: BudgetLookup | None = None) -> None:
+        self.config = config
+        self._adapters: dict[str, LLMToolAdapter] = {
+            "claude": ClaudeCodeAdapter(),
+            "codex": GitHubCodexAdapter(),
+            "gemini": GoogleGeminiAdapter(),
+        }
+
+    def register_adapter(self, name: str, adapter: LLMToolAdapter) -> None:
+        """Serve ``name`` with ``adapter`` (replaces any adapter registered under that name)."""
+        if not isinstance(adapter, LLMToolAdapter):
+            raise TypeError(f"adapter must be an LLMToolAdapter, got {type(adapter).__name__}")
+        key = _key(name)
+        if not key:
+            raise ValueError("tool name must not be empty")
+        self._adapters[key] = adapter
+
+    def get_adapter(self, name: str) -> LLMToolAdapter | None:
+        return self._adapters.get(_key(name))
+
+    def list_supported_tools(self) -> list[str]:
+        return sorted(self._adapters)
+
+    def format_for_tool(
+        self, tool: str, rules: Sequence[MemoryRule], budget: int | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> FormattedContext:
+        """Render ``rules`` for ``tool``; ``budget=None`` → ``config.get_budget(tool)``.
+
+        Sets ``metadata["valid"]`` from the adapter's ``validate_format`` and logs a warning when it is False.
+        """
+        key = _key(tool)
+        adapter = self._adapters.get(key)
+        if adapter is None:
+            raise ValueError(f"No adapter registered for tool: {tool}")
+        if budget is None:
+            if self.config is None:
+                raise ValueError(f"No budget given for tool {tool!r} and no budget configuration to resolve it from")
+            budget = check_budget(self.config.get_budget(key), f"configured budget for {key!r}")
+        ctx = adapter.format_rules(rules, budget, options)
+        valid = bool(adapter.validate_format(ctx))
+        ctx.metadata["valid"] = valid
+        if not valid:
+            logger.warning(
+                "formatted context for %r failed validation (%d tokens, budget %d, max_context_tokens %d, "
+                "over_budget=%s)", key, ctx.token_count, budget, adapter.max_context_tokens,
+                ctx.metadata.get("over_budget"),
+            )
+        return ctx
