@@ -1,7 +1,12 @@
 """ctxbudget: token counts with provenance, a fast count cache, and token budgets for LLM context.
 
-Re-exports only: the public names of SPEC.md importable as ``from ctxbudget import ...``.
+Re-exports only: every public name of SPEC.md is importable as ``from ctxbudget import ...``. The counting
+core is imported eagerly; the rest (rules, budgets, formatters, config, usage, warnings) is loaded on first
+access, so ``import ctxbudget`` stays cheap for the CLI and never imports transformers/torch.
 """
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from ._util import utilization_pct
 from .cache import CacheStatistics, TokenCountCache
@@ -22,30 +27,77 @@ from .truncate import TruncateResult, fits, truncate
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    ".rules": ("AuthorityLevel", "MemoryCategory", "MemoryRule", "rule_cost_text", "rule_priority"),
+    ".rules.loaders": ("RulesFileError", "load_rules", "rules_from_markdown"),
+    ".budget": ("AllocationStrategy", "BudgetAllocation", "CompressionStrategy", "TokenBudgetManager"),
+    ".prioritizer": ("PrioritizationResult", "PrioritizationStrategy", "RulePrioritizer", "RulePriorityScore"),
+    ".formatters": ("ClaudeCodeAdapter", "FormatManager", "FormatType", "FormattedContext", "GitHubCodexAdapter",
+                    "GoogleGeminiAdapter", "LLMToolAdapter", "ToolCapabilities"),
+    ".fit": ("FitResult", "fit"),
+    ".config": ("BudgetConfig", "BudgetConfigManager", "BudgetScope"),
+    ".usage": ("GlobalUsageTracker", "OperationType", "OperationUsage", "SQLiteUsageStore", "SessionUsageSnapshot",
+               "TokenUsageTracker", "ToolUsageStats"),
+    ".budget_warnings": ("BudgetThreshold", "BudgetWarningSystem", "ThrottleConfig", "WarningEvent", "WarningLevel",
+                         "exit_code_for"),
+    ".claude": ("ClaudeBudgetAllocation", "ClaudeBudgetManager", "SessionUsageStats"),
+}
+_LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ctxbudget' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES))
+
+
+if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
+    from .budget import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
+    from .budget_warnings import (
+        BudgetThreshold,
+        BudgetWarningSystem,
+        ThrottleConfig,
+        WarningEvent,
+        WarningLevel,
+        exit_code_for,
+    )
+    from .claude import ClaudeBudgetAllocation, ClaudeBudgetManager, SessionUsageStats
+    from .config import BudgetConfig, BudgetConfigManager, BudgetScope
+    from .fit import FitResult, fit
+    from .formatters import (
+        ClaudeCodeAdapter,
+        FormatManager,
+        FormattedContext,
+        FormatType,
+        GitHubCodexAdapter,
+        GoogleGeminiAdapter,
+        LLMToolAdapter,
+        ToolCapabilities,
+    )
+    from .prioritizer import PrioritizationResult, PrioritizationStrategy, RulePrioritizer, RulePriorityScore
+    from .rules import AuthorityLevel, MemoryCategory, MemoryRule, rule_cost_text, rule_priority
+    from .rules.loaders import RulesFileError, load_rules, rules_from_markdown
+    from .usage import (
+        GlobalUsageTracker,
+        OperationType,
+        OperationUsage,
+        SessionUsageSnapshot,
+        SQLiteUsageStore,
+        TokenUsageTracker,
+        ToolUsageStats,
+    )
+
 __all__ = [
-    "MODEL_MAPPINGS",
-    "BudgetNotConfiguredError",
-    "CacheStatistics",
-    "ClaudeModel",
-    "ConfigError",
-    "Counter",
-    "CtxBudgetError",
-    "ModelSpec",
-    "PerformanceMetrics",
-    "TokenCount",
-    "TokenCountCache",
-    "TokenCounter",
-    "TokenizerBackend",
-    "TokenizerFactory",
-    "TokenizerLoadError",
-    "TokenizerType",
-    "TruncateResult",
-    "UnknownModelError",
-    "__version__",
-    "backend_for",
-    "fits",
-    "resolve_model",
-    "set_claude_model",
-    "truncate",
-    "utilization_pct",
+    "MODEL_MAPPINGS", "BudgetNotConfiguredError", "CacheStatistics", "ClaudeModel", "ConfigError", "Counter",
+    "CtxBudgetError", "ModelSpec", "PerformanceMetrics", "TokenCount", "TokenCountCache", "TokenCounter",
+    "TokenizerBackend", "TokenizerFactory", "TokenizerLoadError", "TokenizerType", "TruncateResult",
+    "UnknownModelError", "__version__", "backend_for", "fits", "resolve_model", "set_claude_model", "truncate",
+    "utilization_pct", *sorted(_LAZY_NAMES),
 ]

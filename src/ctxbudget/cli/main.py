@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import CtxBudgetError
-from . import count_cmd
+from . import config_cmd, count_cmd, fit_cmd
 from .common import EXIT_OK, EXIT_USAGE, UsageError
 
 
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ctxbudget", description="Token counts and budgets for LLM context.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     count_cmd.add_parser(sub)
+    fit_cmd.add_parser(sub)
+    config_cmd.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,152 @@
+"""The CLI: counts, fit, config; exit codes 0/1/2; one-line errors; --json schemas."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ctxbudget import TokenizerFactory
+from ctxbudget.cli.main import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def o200k(text: str) -> int:
+    return TokenizerFactory.get_openai_backend("o200k_base").count(text)
+
+
+def test_count_single_file_single_model_prints_the_number(capsys: pytest.CaptureFixture[str]) -> None:
+    path = EXAMPLES / "instructions" / "AGENTS.md"
+    code, out, err = run(capsys, "count", str(path), "-m", "gpt-4o")
+    assert (code, out, err) == (0, f"{o200k(path.read_text(encoding='utf-8'))}\n", "")
+
+
+def test_count_table_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = EXAMPLES / "instructions"
+    code, out, _ = run(capsys, "count", str(folder), "-m", "codex", "-m", "claude")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["file", "codex", "claude", "(recon.)"]
+    assert [ln.split()[0] for ln in lines[2:6]] == [str(folder / n) for n in ("AGENTS.md", "CLAUDE.md", "GEMINI.md")] \
+        + ["total"]
+    code, out, _ = run(capsys, "count", str(folder), "-m", "codex", "--json")
+    data = json.loads(out)
+    assert set(data) == {"models", "files", "total", "max_tokens", "over_limit"}
+    assert data["models"] == [{"model": "codex", "tokenizer_id": data["models"][0]["tokenizer_id"],
+                               "tokenizer_type": "tiktoken", "exact": True, "kind": "exact"}]
+    expected = {str(p): o200k(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.md"))}
+    assert {f["path"]: f["counts"]["codex"] for f in data["files"]} == expected
+    assert data["total"] == {"codex": sum(expected.values())}
+
+
+def test_count_reads_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("one two three four five six seven eight nine ten"))
+    assert run(capsys, "count", "-m", "codex", "--estimate") == (0, "13\n", "")
+
+
+def test_count_max_tokens_gate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("hello world", encoding="utf-8")
+    assert run(capsys, "count", str(path), "-m", "codex", "--max-tokens", "2")[0] == 0
+    assert run(capsys, "count", str(path), "-m", "codex", "--max-tokens", "1")[0] == 1
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["count", "-m", "no-such-model", "README.md"], "Unknown model or tool: 'no-such-model'"),
+    (["count", "missing-file.md"], "no such file: missing-file.md"),
+    (["count", "--max-tokens", "x"], "argument --max-tokens: invalid int value: 'x'"),
+    (["fit", "missing.yaml"], "missing.yaml"),
+    (["fit", "examples/rules.yaml", "--strategy", "random"], "argument --strategy: invalid choice"),
+    (["config", "show", "--config", "nope.yaml"], "config file not found: nope.yaml"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_usage_errors_exit_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], message: str
+) -> None:
+    monkeypatch.chdir(ROOT)
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("ctxbudget: error: ")
+    assert message in err
+
+
+def test_unknown_model_allowed_with_estimate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "x.txt"
+    path.write_text("x" * 40, encoding="utf-8")
+    assert run(capsys, "count", str(path), "-m", "mystery-9", "--estimate") == (0, "10\n", "")
+
+
+def test_not_utf8_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "bin.md"
+    path.write_bytes(b"\xff\xfe\x00")
+    code, _, err = run(capsys, "count", str(path))
+    assert code == 2 and "not UTF-8" in err
+
+
+def test_fit_render_fits_and_reports(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "fit", str(EXAMPLES / "rules.yaml"), "--tool", "codex", "--budget", "400", "--render")
+    assert code == 0
+    assert out.startswith("PROJECT CONTEXT RULES\n")
+    assert o200k(out) <= 400
+    assert err.startswith(f"codex: {o200k(out):,} / 400 tokens")
+
+
+def test_fit_json_schema_and_over_budget_exit(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "fit", str(EXAMPLES / "rules.yaml"), "--tool", "gemini", "--budget", "50", "--json")
+    data = json.loads(out)
+    assert code == 1
+    assert set(data) == {"tool", "budget", "tokens", "over_budget", "included", "skipped", "provenance",
+                         "allocation", "text"}
+    assert (data["tool"], data["budget"], data["over_budget"]) == ("gemini", 50, True)
+    assert data["included"] == ["tests-first", "reversible-migrations", "no-secrets"]
+    assert len(data["skipped"]) == 13
+
+
+def test_fit_budget_from_config(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "ctxbudget.yaml"
+    config.write_text("token_budgets:\n  tools:\n    codex: {default: 1500, max: 8000, min: 1000}\n", encoding="utf-8")
+    code, out, _ = run(capsys, "fit", str(EXAMPLES / "rules.yaml"), "--tool", "codex", "--config", str(config),
+                       "--json")
+    assert code == 0
+    assert json.loads(out)["budget"] == 1500
+    code, _, err = run(capsys, "fit", str(EXAMPLES / "rules.yaml"), "--tool", "codex", "--config", str(config),
+                       "--budget", "50")
+    assert code == 2 and "outside the configured limits" in err
+
+
+def test_config_show_and_validate(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("token_budgets:\n  global: {default: 60000, max: 200000, min: 1000}\n", encoding="utf-8")
+    code, out, _ = run(capsys, "config", "show", "--config", str(config), "--json")
+    data = json.loads(out)
+    assert (code, data["source"], data["token_budgets"]["global"]["default"]) == (0, str(config), 60000)
+    assert run(capsys, "config", "validate", "--config", str(config)) == (0, f"{config}: valid\n", "")
+    config.write_text("token_budgets:\n  global: {default: 'lots'}\n", encoding="utf-8")
+    code, out, err = run(capsys, "config", "validate", "--config", str(config))
+    assert (code, out) == (2, "")
+    assert "token_budgets.global.default" in err
+
+
+def test_entry_point_exit_codes_and_no_traceback(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "ctxbudget"
+    ok = subprocess.run([str(exe), "count", "-m", "codex", "--estimate"], input="a b c", capture_output=True,
+                        text=True, check=False)
+    assert (ok.returncode, ok.stdout) == (0, "3\n")
+    bad = subprocess.run([str(exe), "count", str(tmp_path / "nope")], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+    assert bad.stderr.strip() == f"ctxbudget: error: no such file: {tmp_path / 'nope'}"
