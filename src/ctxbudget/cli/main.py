@@ -1,7 +1,8 @@
 """``ctxbudget`` CLI entry point: argument parsing, error handling and exit codes.
 
 Exit codes: 0 ok, 1 over a limit, 2 usage or input error (one line on stderr, never a traceback).
-Data goes to stdout, diagnostics to stderr.
+Data goes to stdout, diagnostics to stderr. Only the module of the command being run is imported, so
+``ctxbudget count`` does not pay for YAML, rules or formatters.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 
 from ..errors import CtxBudgetError
-from . import config_cmd, count_cmd, fit_cmd
 from .common import EXIT_OK, EXIT_USAGE, UsageError
+
+COMMANDS = ("count", "fit", "config")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,19 +23,24 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     parser = _Parser(prog="ctxbudget", description="Token counts and budgets for LLM context.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    count_cmd.add_parser(sub)
-    fit_cmd.add_parser(sub)
-    config_cmd.add_parser(sub)
+    for name in commands:
+        import_module(f".{name}_cmd", __package__).add_parser(sub)
     return parser
 
 
+def _requested(argv: Sequence[str]) -> Sequence[str]:
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return (first,) if first in COMMANDS else COMMANDS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    args_in = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        parser = build_parser(_requested(args_in))
+        args = parser.parse_args(args_in)
         if not getattr(args, "command", None):
             parser.print_help(sys.stderr)
             return EXIT_USAGE

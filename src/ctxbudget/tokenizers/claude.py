@@ -8,7 +8,6 @@ Content counts leave the frame out; ``include_frame=True`` adds it back.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
 from ..errors import TokenizerLoadError
 from .base import RECONSTRUCTED, TokenizerType
@@ -19,6 +18,8 @@ _PAD = "⟨pad⟩"
 
 
 def ctok_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # ~15 ms: only when Claude is used
+
     try:
         return version("ctok")
     except PackageNotFoundError:  # pragma: no cover - only when ctok is vendored oddly

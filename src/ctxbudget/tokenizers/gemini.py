@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import os
 import tempfile
 from collections.abc import Sequence
@@ -30,29 +31,18 @@ GOOGLE_MODEL_SHA256 = frozenset({"1299c11d7cf632ef3b4e11937501358ada021bbdf7c476
 
 ENV_MODEL = "CTXBUDGET_GEMINI_MODEL"
 
-_CJK_RANGES = (
-    (0x1100, 0x11FF), (0x2E80, 0x2FDF), (0x3000, 0x30FF), (0x3100, 0x31FF), (0x3200, 0x4DBF),
-    (0x4E00, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF00, 0xFFEF),
-    (0x20000, 0x3FFFF),
+_CJK = re.compile(
+    "[\u1100-\u11ff\u2e80-\u2fdf\u3000-\u30ff\u3100-\u31ff\u3200-\u4dbf\u4e00-\u9fff\ua960-\ua97f"
+    "\uac00-\ud7ff\uf900-\ufaff\uff00-\uffef\U00020000-\U0003ffff]"
 )
-
-
-def _is_cjk(cp: int) -> bool:
-    return any(lo <= cp <= hi for lo, hi in _CJK_RANGES)
+_SPACE = re.compile(r"\s")
 
 
 def cjk_share(text: str) -> float:
-    """Share of CJK characters among the non-whitespace characters of ``text``."""
-    letters = 0
-    cjk = 0
-    for ch in text:
-        if ch.isspace():
-            continue
-        letters += 1
-        cp = ord(ch)
-        if cp >= 0x1100 and _is_cjk(cp):
-            cjk += 1
-    return cjk / letters if letters else 0.0
+    """Share of CJK characters (Hangul, kana, Han, CJK symbols, full-width forms) among the non-whitespace
+    characters of ``text``."""
+    letters = len(text) - len(_SPACE.findall(text))
+    return len(_CJK.findall(text)) / letters if letters else 0.0
 
 
 def calibrated_estimate(o200k_count: int, text: str) -> int:
