@@ -1,0 +1,50 @@
+"""fit(): the bundled example rules rendered for each agent at three budgets, byte for byte."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ctxbudget import TokenCounter, fit, load_rules
+from ctxbudget.fit import tool_for_model
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden" / "examples"
+BUDGETS = (250, 450, 4000)
+
+
+@pytest.mark.parametrize("tool", ["claude", "codex", "gemini"])
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_example_rules_golden(tool: str, budget: int) -> None:
+    rules = load_rules(ROOT / "examples" / "rules.yaml")
+    result = fit(rules, tool, budget)
+    golden = GOLDEN / f"{tool}_{budget}.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(result.text, encoding="utf-8", newline="")
+    assert result.text == golden.read_text(encoding="utf-8")
+    assert result.tokens == TokenCounter.count_tokens(result.text, tool) <= budget
+    assert result.over_budget is False
+    assert sorted(r.id for r in result.included + result.skipped) == sorted(r.id for r in rules)
+    assert {r.id for r in rules if r.is_absolute} <= {r.id for r in result.included}
+
+
+def test_tight_budget_reports_absolute_overflow() -> None:
+    rules = load_rules(ROOT / "examples" / "rules.yaml")
+    result = fit(rules, "codex", 60)
+    assert result.over_budget is True
+    assert [r.id for r in result.included] == ["tests-first", "reversible-migrations", "no-secrets"]
+    assert result.tokens > 60
+    assert result.metadata["overflow_tokens"] == result.tokens - 60
+
+
+def test_models_pick_their_agent() -> None:
+    assert [tool_for_model(m) for m in ("claude-sonnet-4-5", "gpt-5-codex", "gpt-4o", "gemini-2.5-pro", "CODEX")] == [
+        "claude", "codex", "codex", "gemini", "codex"]
+
+
+def test_budget_from_default_config() -> None:
+    rules = load_rules(ROOT / "examples" / "rules.yaml")
+    assert fit(rules, "codex").budget == 4000
