@@ -251,3 +251,63 @@ def test_seed_usage_examples_run_as_written() -> None:
     stats = cache.get_statistics()
     assert count == 10
     assert (stats.hits, stats.misses, stats.size, stats.max_size) == (1, 0, 1, 500)
+
+
+@pytest.mark.spec(3)
+def test_availability_probes_import_nothing() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ctxbudget import TokenizerFactory as F;"
+        "a = F.is_tiktoken_available(); b = F.is_transformers_available();"
+        "print(a, b, 'tiktoken' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False", "False", "False"]
+
+
+@pytest.mark.spec(11)
+def test_long_text_hashed_once_per_lookup(monkeypatch: pytest.MonkeyPatch, char_backend: CharBackend) -> None:
+    from ctxbudget.cache import memory
+
+    calls: list[int] = []
+    real = memory.xxhash.xxh3_128_intdigest
+
+    def counting(data: bytes, seed: int = 0) -> int:
+        calls.append(len(data))
+        return int(real(data, seed))
+
+    monkeypatch.setattr(memory.xxhash, "xxh3_128_intdigest", counting)
+    TokenCounter.initialize_cache()
+    TokenCounter.register_backend("stub", char_backend)
+    long_text = "y" * 5000
+    assert TokenCounter.count_tokens(long_text, "stub") == 5000  # miss: one digest serves lookup and store
+    assert TokenCounter.count_tokens(long_text, "stub") == 5000  # hit: one digest
+    assert calls == [5000, 5000]
+    assert len(char_backend.count_calls) == 1
+
+
+@pytest.mark.spec(13)
+def test_tokenizer_instances_shared_under_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from ctxbudget.tokenizers import factory
+
+    builds: list[str] = []
+    real = factory.build_encoding
+
+    def slow_build(name: str) -> object:
+        builds.append(name)
+        return real(name)
+
+    monkeypatch.setattr(factory, "build_encoding", slow_build)
+    seen: list[object] = []
+    threads = [threading.Thread(target=lambda: seen.append(TokenizerFactory.get_openai_backend("cl100k_base")))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert builds == ["cl100k_base"]
+    assert len(seen) == 8 and all(b is seen[0] for b in seen)
