@@ -109,14 +109,14 @@ class _BatchPlan:
         if self.cache is None:
             self.missing = list(distinct)
             return
-        keys = [text_key(route, t) for t in distinct]
-        for text, key, n in zip(distinct, keys, self.cache.lookup_many(keys), strict=True):
-            if n is None:
-                self.missing.append(text)
-                self.keys.append(key)
-            else:
-                self.counts[text] = n
-                self.hits += 1
+        prefix = route.key_prefix
+        keys = [(prefix, t) if len(t) <= SHORT_TEXT_CHARS else digest_key(t, prefix) for t in distinct]
+        found = self.cache.lookup_many(keys)
+        self.counts = {t: n for t, n in zip(distinct, found, strict=True) if n is not None}
+        self.hits = len(self.counts)
+        if self.hits < len(keys):
+            self.missing = [t for t, n in zip(distinct, found, strict=True) if n is None]
+            self.keys = [k for k, n in zip(keys, found, strict=True) if n is None]
 
     def fill(self, counted: Sequence[int]) -> None:
         if len(counted) != len(self.missing):

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from ..cache.memory import TokenCountCache
 from ..counter import TokenCounter
-from ..rules.model import MemoryRule, ranked_positions, rule_cost_text
+from ..rules.model import AuthorityLevel, MemoryRule, ranked_positions, rule_cost_text
 from ..tokenizers.base import TokenizerType
 from ..tokenizers.factory import resolve_route
 from .compression import CompressionStrategy, shorten, simplify
@@ -126,7 +126,8 @@ class TokenBudgetManager:
 
     # --- selection ---------------------------------------------------------------------------------------
     def _select(self, rules: list[MemoryRule], costs: list[int], available: int, ranked: list[int]) -> _Selection:
-        absolute_ranked = [i for i in ranked if rules[i].is_absolute]
+        is_absolute = [r.authority is AuthorityLevel.ABSOLUTE for r in rules]
+        absolute_ranked = [i for i in ranked if is_absolute[i]]
         if self.absolute_rules_protected:
             absolute = sorted(absolute_ranked)
             absolute_skipped: list[int] = []
@@ -137,12 +138,12 @@ class TokenBudgetManager:
         absolute_tokens = sum(costs[i] for i in absolute)
         over = self.absolute_rules_protected and absolute_tokens > available
         remaining = max(0, available - absolute_tokens)
-        default_ranked = [i for i in ranked if not rules[i].is_absolute]
+        default_ranked = [i for i in ranked if not is_absolute[i]]
         strategy = self.allocation_strategy
         if over:
             defaults: list[int] = []
         elif strategy is AllocationStrategy.ROUND_ROBIN:
-            categories = [r.category.value for r in rules]
+            categories = [r.category for r in rules]
             defaults = select_round_robin(default_ranked, categories, costs, remaining)
         elif strategy is AllocationStrategy.EQUAL:
             defaults = select_equal(default_ranked, costs, remaining)

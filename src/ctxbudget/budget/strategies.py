@@ -6,7 +6,7 @@ return the selected positions in selection order. Each is O(n log n): one rankin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from enum import Enum
 
 
@@ -35,11 +35,11 @@ def select_priority(ranked: Sequence[int], costs: Sequence[int], remaining: int)
 
 
 def select_round_robin(
-    ranked: Sequence[int], categories: Sequence[str], costs: Sequence[int], remaining: int
+    ranked: Sequence[int], categories: Sequence[Hashable], costs: Sequence[int], remaining: int
 ) -> list[int]:
     """Each category (by first appearance in input order) gets ``remaining // n`` filled in ranking order;
     then whatever is unused goes to the unselected rules in ranking order."""
-    by_category: dict[str, list[int]] = {}
+    by_category: dict[Hashable, list[int]] = {}
     for i in sorted(ranked):
         by_category.setdefault(categories[i], [])
     for i in ranked:

@@ -170,7 +170,8 @@ class TokenCountCache:
         if entry is None:
             self._miss()
             return None
-        if self._ttl_ns and entry < self._expiry_floor():
+        # same test as _expiry_floor (deadline <= now), without building the packed floor
+        if self._ttl_ns and entry >> _COUNT_BITS <= self._timer() * 1e9:
             self._expire(key, entry)
             return None
         try:
@@ -201,32 +202,33 @@ class TokenCountCache:
                 self._evictions += 1
 
     def lookup_many(self, keys: Sequence[Hashable]) -> list[int | None]:
-        """``lookup`` for many keys at once (one clock reading); statistics count every key."""
+        """``lookup`` for many keys at once (one clock reading, C-level passes); statistics count every key."""
         if not self._enabled:
             return [None] * len(keys)
         if not _LOCK_FREE_READS:
             with self._lock:
                 return [TokenCountCache.lookup(self, k) for k in keys]
         data = self._data
-        floor = self._expiry_floor() if self._ttl_ns else 0
-        found: list[int | None] = []
-        misses = 0
-        for key in keys:
-            entry = data.get(key)
-            if entry is None:
-                misses += 1
-                found.append(None)
-            elif entry < floor:
-                self._expire(key, entry)
-                found.append(None)
-            else:
+        entries = list(map(data.get, keys))
+        if self._ttl_ns:
+            floor = self._expiry_floor()
+            for key, entry in zip(keys, entries, strict=True):
+                if entry is not None and entry < floor:
+                    self._expire(key, entry)  # counts the miss
+            found = [None if e is None or e < floor else e & _COUNT_MASK for e in entries]
+        else:
+            found = [None if e is None else e & _COUNT_MASK for e in entries]
+        hit_keys = [k for k, n in zip(keys, found, strict=True) if n is not None]
+        try:
+            _consume(map(data.move_to_end, hit_keys), maxlen=0)
+        except KeyError:  # a key removed by another thread meanwhile: refresh the rest one by one
+            for key in hit_keys:
                 try:
                     data.move_to_end(key)
                 except KeyError:
                     pass
-                found.append(entry & _COUNT_MASK)
-        self._misses.advance(misses)
-        self._hits.advance(len(found) - found.count(None))
+        self._hits.advance(len(hit_keys))
+        self._misses.advance(entries.count(None))
         return found
 
     def store_many(self, keys: Sequence[Hashable], counts: Sequence[int]) -> None:

@@ -147,10 +147,14 @@ def ranking_key(rule: MemoryRule, position: int) -> tuple[float, float, int]:
 
 def ranked_positions(rules: Sequence[MemoryRule], positions: Iterable[int] | None = None) -> list[int]:
     """Positions of ``rules`` (or of the given subset) in ranking order."""
-    subset = range(len(rules)) if positions is None else positions
-    keyed = [(rules[i]._rank_base, i) for i in subset]  # type: ignore[attr-defined]
-    keyed.sort()
-    return [i for _, i in keyed]
+    order = list(range(len(rules)) if positions is None else positions)
+    order.sort()
+    # Stable sorts from the last key to the first, each on one float (C-level key lookups, no tuples).
+    created = [rule._rank_base[1] for rule in rules]  # type: ignore[attr-defined]
+    order.sort(key=created.__getitem__)
+    priority = [rule._rank_base[0] for rule in rules]  # type: ignore[attr-defined]
+    order.sort(key=priority.__getitem__)
+    return order
 
 
 def rule_cost_text(rule: MemoryRule) -> str:
