@@ -150,3 +150,36 @@ def test_entry_point_exit_codes_and_no_traceback(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
     assert bad.stderr.strip() == f"ctxbudget: error: no such file: {tmp_path / 'nope'}"
+
+
+def test_check_gate_exits_1_on_critical_and_warns_on_stderr(capsys: pytest.CaptureFixture[str],
+                                                            tmp_path: Path) -> None:
+    folder = EXAMPLES / "instructions"
+    used = sum(o200k(p.read_text(encoding="utf-8")) for p in folder.glob("*.md"))
+    config = tmp_path / "c.yaml"
+    config.write_text("token_budgets:\n  tools:\n    codex: {default: 1000, min: 100, max: 8000, "
+                      f"operations: {{context_injection: {used + 5}}}}}\n", encoding="utf-8")
+    code, out, err = run(capsys, "check", str(folder), "--tool", "codex", "--config", str(config))
+    pct = used / (used + 5) * 100
+    assert code == 1
+    assert out.splitlines()[2].split() == ["codex", f"{used:,}", f"{used + 5:,}", f"{pct:.1f}%", "critical"]
+    assert err.splitlines() == [
+        f"[{lvl}] {lvl} - codex budget at {pct:.1f}% ({used:,} / {used + 5:,} tokens, 5 remaining)"
+        for lvl in ("INFO", "WARNING", "CRITICAL")
+    ]
+    code, out, err = run(capsys, "check", str(folder), "--tool", "codex", "--config", str(config), "--json")
+    data = json.loads(out)
+    assert (code, data["exit_code"], err) == (1, 1, "")
+    assert [w["level"] for w in data["warnings"]] == ["info", "warning", "critical"]
+    assert data["tools"] == [{"tool": "codex", "tokens": used, "budget": used + 5,
+                              "utilization": round(pct, 1), "level": "critical"}]
+
+
+def test_check_passes_with_default_budgets(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no project config: built-in defaults
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    code, out, err = run(capsys, "check", str(EXAMPLES / "instructions"))
+    assert (code, err) == (0, "")
+    assert [line.split()[0] for line in out.splitlines()[2:]] == ["claude", "codex", "gemini"]
+    assert [line.split()[2] for line in out.splitlines()[2:]] == ["50,000", "2,000", "16,000"]

@@ -71,9 +71,18 @@ class _Tally:
         return value
 
 
+_prefixes: dict[tuple[str, str], str] = {}
+
+
 def key_prefix(tool_name: str, variant: str) -> str:
     """The namespace of a (tool, variant) pair; length-prefixed so that no two pairs share a prefix."""
-    return f"{len(tool_name)}:{tool_name}{len(variant)}:{variant}"
+    prefix = _prefixes.get((tool_name, variant))
+    if prefix is None:
+        prefix = f"{len(tool_name)}:{tool_name}{len(variant)}:{variant}"
+        if len(_prefixes) > 4096:
+            _prefixes.clear()
+        _prefixes[(tool_name, variant)] = prefix
+    return prefix
 
 
 _seed_cache: dict[str, int] = {}

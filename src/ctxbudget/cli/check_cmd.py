@@ -1,0 +1,55 @@
+"""``ctxbudget check``: a CI gate. Counts instruction files per agent against the configured
+context-injection budget, warns at the configured thresholds (75/85/95 %), exits 1 on CRITICAL."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..budget_warnings import BudgetWarningSystem, WarningEvent, exit_code_for
+from ..counter import TokenCounter
+from ..fit import tool_for_model
+from .common import EXIT_OK, iter_inputs, print_json, render_table
+from .config_cmd import load_config
+
+DEFAULT_TOOLS = ("claude", "codex", "gemini")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("check", help="CI gate: instruction files against each agent's budget", description=__doc__)
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories; '-' or none reads stdin")
+    p.add_argument("--tool", "-m", "--model", action="append", dest="tools", metavar="T",
+                   help="agent or model (repeatable; default: claude, codex, gemini)")
+    p.add_argument("--operation", default="context_injection",
+                   help="which configured operation budget applies (default: context_injection)")
+    p.add_argument("--config", metavar="FILE", help="budget config file (default: discovered)")
+    p.add_argument("--json", action="store_true", help="machine-readable result")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config, source = load_config(args.config)
+    texts = [text for _label, text in iter_inputs(args.paths)]
+    rows: list[dict[str, Any]] = []
+    events: list[WarningEvent] = []
+    warnings = BudgetWarningSystem(enable_logging=False, enable_cli_output=not args.json, stream=sys.stderr)
+    for name in args.tools or DEFAULT_TOOLS:
+        tool = tool_for_model(name)
+        used = sum(TokenCounter.batch_count_tokens(texts, tool)) if texts else 0
+        budget = config.get_budget(tool, args.operation)
+        found = warnings.check_usage(tool, used, budget)
+        events += found
+        level = max((e.level for e in found), key=["info", "warning", "critical"].index, default=None)
+        rows.append({"tool": tool, "tokens": used, "budget": budget,
+                     "utilization": round(used / budget * 100, 1) if budget else (0.0 if used == 0 else 100.0),
+                     "level": level.value if level else None})
+    code = exit_code_for(events)
+    if args.json:
+        print_json({"source": source, "operation": args.operation, "tools": rows,
+                    "warnings": [e.to_dict() for e in events], "exit_code": code})
+        return code
+    table = [[r["tool"], f"{r['tokens']:,}", f"{r['budget']:,}", f"{r['utilization']:.1f}%", r["level"] or "ok"]
+             for r in rows]
+    print(render_table(["tool", "tokens", "budget", "used", "status"], table, right={1, 2, 3}))
+    return code if code else EXIT_OK
