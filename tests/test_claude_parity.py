@@ -175,3 +175,9 @@ def test_ctok_missing_ratio_for_claude_3_family(monkeypatch: pytest.MonkeyPatch)
     assert detailed.count == _ceil_ratio(o200k, "1.17") == 23
     assert detailed.kind == "estimate"
     assert "claude-estimate:3" in detailed.tokenizer_id
+
+
+def test_family_48_uses_ctok_48_content_counts() -> None:
+    for text in ("hello, world", " leading space", "Opus 4.8 frame"):
+        frame = sum(1 for t in ctok.tokenize("", "4.8") if t == "⟨pad⟩")
+        assert ClaudeBackend("4.8").count(text) == max(1, ctok.token_count(text, "4.8") - frame)

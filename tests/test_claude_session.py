@@ -144,3 +144,9 @@ def test_model_ids_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ClaudeBudgetManager.detect_model_from_environment() is ClaudeModel.HAIKU_3_5
     monkeypatch.setenv("CLAUDE_MODEL", "claude-opus-4-1")
     assert ClaudeBudgetManager.detect_model_from_environment() is ClaudeModel.OPUS_4_1
+
+
+def test_context_window_comes_from_the_registry() -> None:
+    assert ClaudeBudgetManager(model=ClaudeModel.OPUS_4_7).context_window == 1_000_000
+    assert ClaudeBudgetManager(model=ClaudeModel.HAIKU_4_5).context_window == 200_000
+    assert ClaudeBudgetManager(model=ClaudeModel.OPUS_4_7).budget_limit == 200_000

@@ -74,8 +74,21 @@ def test_claude_ids_resolve_to_members(model_id: str, member: ClaudeModel) -> No
     assert spec.provider == "anthropic"
     assert spec.canonical_id == member.model_id
     assert spec.tokenizer_type is TokenizerType.CLAUDE
-    assert spec.context_window == 200_000
+    one_million = member in (ClaudeModel.SONNET_4_6, ClaudeModel.OPUS_4_6, ClaudeModel.OPUS_4_7)
+    assert spec.context_window == (1_000_000 if one_million else 200_000)
+    assert member.token_limit == 200_000  # the budget default stays the reference value
     assert spec.known is True
+
+
+@pytest.mark.parametrize(("model_id", "family", "encoding", "window"), [
+    ("claude-opus-4-8", "opus", "claude-4.8", 1_000_000),
+    ("claude-fable-5-1", "fable", "claude-4.8", 1_000_000),
+    ("claude-haiku-5", "haiku", "claude-4.8", 200_000),
+    ("claude-opus-4-5", "opus", "claude-3", 200_000),
+])
+def test_newer_and_unlisted_claude_ids(model_id: str, family: str, encoding: str, window: int) -> None:
+    spec = resolve_model(model_id)
+    assert (spec.family, spec.encoding, spec.context_window) == (family, encoding, window)
 
 
 @pytest.mark.parametrize(
@@ -97,17 +110,17 @@ def test_claude_tokenizer_generation(model_id: str, encoding: str, family: str) 
 
 
 @pytest.mark.parametrize(
-    ("model_id", "family", "encoding"),
+    ("model_id", "family", "encoding", "window"),
     [
-        ("claude-sonnet-5", "sonnet", "claude-4.7"),
-        ("claude-opus-4-9", "opus", "claude-4.7"),
-        ("claude-haiku-4-2", "haiku", "claude-3"),
-        ("claude-3-9-sonnet", "sonnet", "claude-3"),
+        ("claude-sonnet-5", "sonnet", "claude-4.8", 1_000_000),
+        ("claude-opus-4-9", "opus", "claude-4.8", 1_000_000),
+        ("claude-haiku-4-2", "haiku", "claude-3", 200_000),
+        ("claude-3-9-sonnet", "sonnet", "claude-3", 200_000),
     ],
 )
-def test_unlisted_well_formed_claude_ids_are_unknown(model_id: str, family: str, encoding: str) -> None:
+def test_unlisted_well_formed_claude_ids_are_unknown(model_id: str, family: str, encoding: str, window: int) -> None:
     spec = resolve_model(model_id)
-    expected = ModelSpec("anthropic", family, model_id, TokenizerType.CLAUDE, encoding, 200_000, known=False)
+    expected = ModelSpec("anthropic", family, model_id, TokenizerType.CLAUDE, encoding, window, known=False)
     assert spec == expected
 
 

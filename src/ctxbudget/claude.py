@@ -98,7 +98,8 @@ class ClaudeBudgetManager:
             raise ValueError(f"warning_thresholds needs three values (info, warning, critical), got {thresholds}")
         self._now = now
         self.budget_limit = self.model.token_limit if custom_budget_limit is None else custom_budget_limit
-        self.context_window = self.model.token_limit if context_window is None else context_window
+        # the model's real input window (1M for Opus/Sonnet 4.6+), not the 200k budget default
+        self.context_window = self.model.version.context_window if context_window is None else context_window
         self.warning_thresholds = thresholds
         self._manager = TokenBudgetManager(
             allocation_strategy=allocation_strategy, compression_strategy=compression_strategy,

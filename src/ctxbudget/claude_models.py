@@ -20,8 +20,15 @@ class ClaudeVersion(NamedTuple):
 
     @property
     def tokenizer_family(self) -> str:
-        """ctok's reconstruction generation: "3" serves Claude 3 .. Opus 4.6, "4.7" serves 4.7 and later."""
-        return "4.7" if (self.major, self.minor) >= (4, 7) else "3"
+        """ctok's reconstruction generation: "3" serves Claude 3 .. Opus 4.6, "4.7" serves Opus 4.7, and "4.8"
+        serves 4.8 and later (4.7's vocabulary with a different message frame)."""
+        version = (self.major, self.minor)
+        return "4.8" if version >= (4, 8) else "4.7" if version >= (4, 7) else "3"
+
+    @property
+    def context_window(self) -> int:
+        """Input window: 1M tokens for Opus/Sonnet 4.6 and every later non-Haiku model, else 200K."""
+        return 1_000_000 if self.family != "haiku" and (self.major, self.minor) >= (4, 6) else 200_000
 
 
 class ClaudeModel(Enum):
@@ -82,8 +89,9 @@ _warned_lock = threading.Lock()
 _BEDROCK = re.compile(r"^(?:[a-z]{2,6}\.)?anthropic\.(?P<inner>.+?)(?:-v\d+(?::\d+)?)?$")
 _SUFFIX = re.compile(r"(?:[-@]\d{8}|-latest)$")
 _VERTEX_V2 = re.compile(r"^claude-3-5-sonnet-v2$")
-_OLD_STYLE = re.compile(r"^claude-(?P<major>\d+)(?:-(?P<minor>\d+))?-(?P<family>opus|sonnet|haiku)$")
-_NEW_STYLE = re.compile(r"^claude-(?P<family>opus|sonnet|haiku)-(?P<major>\d+)(?:-(?P<minor>\d+))?$")
+# Family names are open-ended (opus, sonnet, haiku, and newer ones such as fable).
+_OLD_STYLE = re.compile(r"^claude-(?P<major>\d+)(?:-(?P<minor>\d+))?-(?P<family>[a-z]+)$")
+_NEW_STYLE = re.compile(r"^claude-(?P<family>[a-z]+)-(?P<major>\d+)(?:-(?P<minor>\d+))?$")
 
 
 def _normalise(model_id: str) -> str:

@@ -101,14 +101,14 @@ def _claude_spec(model_id: str) -> ModelSpec | None:
         version = member.version
         return ModelSpec(
             ANTHROPIC, version.family, member.model_id, TokenizerType.CLAUDE,
-            f"claude-{version.tokenizer_family}", member.token_limit,
+            f"claude-{version.tokenizer_family}", version.context_window,
         )
     parsed = parse_claude_id(model_id)
     if parsed is None:
         return None
     return ModelSpec(
         ANTHROPIC, parsed.family, model_id.strip().lower(), TokenizerType.CLAUDE,
-        f"claude-{parsed.tokenizer_family}", 200_000, known=False,
+        f"claude-{parsed.tokenizer_family}", parsed.context_window, known=False,
     )
 
 

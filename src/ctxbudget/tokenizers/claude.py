@@ -1,6 +1,7 @@
 """Claude counts reconstructed offline by ctok (no official tokenizer exists since Claude 3).
 
-Family "3" serves Claude 3 .. Opus 4.6, family "4.7" serves Opus 4.7 and later. ctok's ``token_count``
+Family "3" serves Claude 3 .. Opus 4.6, family "4.7" Opus 4.7, family "4.8" Opus 4.8 and later (4.7's
+vocabulary under a different message frame, which can change the first token of the content). ctok's ``token_count``
 prices a one-message API request: its token list starts with the message frame as ``⟨pad⟩`` pieces.
 Content counts leave the frame out; ``include_frame=True`` adds it back.
 """
@@ -13,7 +14,7 @@ from ..errors import TokenizerLoadError
 from .base import RECONSTRUCTED, TokenizerType
 
 # Tokenizer generation -> the version string ctok routes to it.
-CTOK_VERSIONS = {"3": "3.0", "4.7": "4.7"}
+CTOK_VERSIONS = {"3": "3.0", "4.7": "4.7", "4.8": "4.8"}
 _PAD = "⟨pad⟩"
 
 

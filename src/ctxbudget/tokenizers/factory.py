@@ -28,7 +28,7 @@ logger = logging.getLogger("ctxbudget.tokenizers")
 T = TypeVar("T")
 
 #: Measured Claude / o200k token ratios, used only when ctok cannot load.
-CLAUDE_O200K_RATIOS = {"3": 1.17, "4.7": 1.48}
+CLAUDE_O200K_RATIOS = {"3": 1.17, "4.7": 1.48, "4.8": 1.48}
 
 
 class TokenizerFactory:
