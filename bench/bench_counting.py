@@ -112,10 +112,20 @@ def bench(repeats: int) -> dict[str, float]:
         TokenCounter.initialize_cache(maxsize=1000, ttl=300.0)
         asyncio.run(TokenCounter.async_batch_count_tokens([fresh(t) for t in batch_texts], "codex"))
 
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(2)
+    halves = [batch_texts[:5000], batch_texts[5000:]]
+
+    def two_threads() -> None:  # the ceiling on two cores: raw tiktoken, no cache, no dedupe
+        list(pool.map(lambda part: [enc.encode_ordinary(t) for t in part], halves))
+
     t_loop = median_seconds(loop, repeats)
+    t_two = median_seconds(two_threads, repeats)
     t_batch = median_seconds(batch, repeats)
     t_abatch = median_seconds(abatch, repeats)
     results["batch_10k_loop_div_batch"] = t_loop / t_batch
+    results["batch_10k_loop_div_raw_2_threads"] = t_loop / t_two
     results["async_batch_div_sync_batch"] = t_abatch / t_batch
 
     # memory per entry, 50 KB texts (keys prepared first: only what the cache keeps is measured)

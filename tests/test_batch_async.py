@@ -97,3 +97,27 @@ def test_large_unique_batch_uses_parallel_path_and_matches() -> None:
     texts = [f"{i} " + "lorem ipsum dolor sit amet " * 40 for i in range(600)]  # ~660 KB in total
     expected = [TokenCounter.count_tokens(t, "codex", use_cache=False) for t in texts]
     assert TokenCounter.batch_count_tokens(texts, "codex", use_cache=False) == expected
+
+
+@pytest.mark.spec(15)
+def test_adaptive_mapper_prefers_the_faster_mode_and_keeps_exploring() -> None:
+    from ctxbudget._parallel import PARALLEL_MIN_CHARS, AdaptiveMapper
+
+    mapper = AdaptiveMapper(explore_every=4)
+    texts = ["x" * 1000] * (PARALLEL_MIN_CHARS // 1000 + 10)
+    seen: list[int] = []
+
+    def chunk(part: list[str]) -> list[int]:
+        seen.append(len(part))
+        return [len(t) for t in part]
+
+    assert mapper.map(chunk, texts) == [1000] * len(texts)  # first: parallel (unmeasured), several chunks
+    assert len(seen) > 1
+    seen.clear()
+    assert mapper.map(chunk, texts) == [1000] * len(texts)  # second: serial (unmeasured), one chunk
+    assert seen == [len(texts)]
+    assert set(mapper.rates()) == {"parallel", "serial"}
+    mapper._rate = {"parallel": 1.0, "serial": 1e12}
+    modes = [mapper._choose() for _ in range(8)]
+    assert modes.count("parallel") == 2  # every 4th call re-tries the slower mode
+    assert mapper.map(chunk, ["short"]) == [5]  # small batches never leave this thread

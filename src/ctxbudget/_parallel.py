@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -61,15 +62,54 @@ def chunk_by_chars(texts: Sequence[str], chunk_chars: int = CHUNK_CHARS) -> list
     return chunks
 
 
-def map_chunked(count_chunk: Callable[[Sequence[str]], list[T]], texts: Sequence[str]) -> list[T]:
-    """``count_chunk`` over ``texts``: in this thread for small batches, else chunked over the pool."""
-    total = sum(map(len, texts))
-    if total < PARALLEL_MIN_CHARS or worker_count() == 1:
-        return count_chunk(texts)
-    chunks = chunk_by_chars(texts, max(CHUNK_CHARS // 4, min(CHUNK_CHARS, total // worker_count())))
-    if len(chunks) == 1:
-        return count_chunk(texts)
-    results: list[T] = []
-    for part in get_executor().map(count_chunk, chunks):
-        results.extend(part)
-    return results
+class AdaptiveMapper:
+    """Counts a large batch in this thread or in chunks over the pool, whichever has measured faster.
+
+    Threads only pay when the tokenizer releases the GIL *and* a second core is free; neither is known in
+    advance (a busy or throttled core makes the pool slower than a loop), so each mode's throughput
+    (characters per second, moving average) is measured on real batches and the slower mode is re-tried
+    every ``explore_every`` large batches in case conditions changed.
+    """
+
+    def __init__(self, explore_every: int = 8) -> None:
+        self._rate: dict[str, float] = {}
+        self._calls = 0
+        self._explore_every = explore_every
+        self._lock = threading.Lock()
+
+    def _choose(self) -> str:
+        with self._lock:
+            self._calls += 1
+            for mode in ("parallel", "serial"):
+                if mode not in self._rate:
+                    return mode
+            best = max(self._rate, key=self._rate.__getitem__)
+            if self._calls % self._explore_every == 0:
+                return "serial" if best == "parallel" else "parallel"
+            return best
+
+    def _record(self, mode: str, chars: int, seconds: float) -> None:
+        rate = chars / max(seconds, 1e-9)
+        with self._lock:
+            old = self._rate.get(mode)
+            self._rate[mode] = rate if old is None else 0.7 * old + 0.3 * rate
+
+    def rates(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._rate)
+
+    def map(self, count_chunk: Callable[[Sequence[str]], list[T]], texts: Sequence[str]) -> list[T]:
+        total = sum(map(len, texts))
+        if total < PARALLEL_MIN_CHARS or worker_count() == 1 or len(texts) < 2:
+            return count_chunk(texts)
+        mode = self._choose()
+        start = time.perf_counter()
+        if mode == "serial":
+            results = count_chunk(texts)
+        else:
+            chunks = chunk_by_chars(texts, max(CHUNK_CHARS // 4, min(CHUNK_CHARS, total // worker_count())))
+            results = []
+            for part in get_executor().map(count_chunk, chunks):
+                results.extend(part)
+        self._record(mode, total, time.perf_counter() - start)
+        return results

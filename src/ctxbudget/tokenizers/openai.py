@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._parallel import map_chunked
+from .._parallel import AdaptiveMapper
 from ..errors import TokenizerLoadError
 from .base import EXACT, TokenizerType
 
@@ -274,10 +274,11 @@ class OpenAIBackend:
         self.name = encoding.name
         self.tokenizer_id = f"tiktoken:{encoding.name}@{tiktoken_version()}"
         self._encode = encoding.encode_ordinary
+        self.mapper = AdaptiveMapper()
 
     def count(self, text: str) -> int:
         if len(text) > SPLIT_CHARS:
-            return max(1, sum(map_chunked(self._count_chunk, split_independent(text, SPLIT_CHARS // 4))))
+            return max(1, sum(self.mapper.map(self._count_chunk, split_independent(text, SPLIT_CHARS // 4))))
         n = len(self._encode(text))
         return n if n else 1
 
@@ -286,7 +287,7 @@ class OpenAIBackend:
         return [len(encode(t)) or 1 for t in texts]
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
-        return map_chunked(self._count_chunk, texts)
+        return self.mapper.map(self._count_chunk, texts)
 
     def encode(self, text: str) -> list[int]:
         return self._encode(text)
