@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import marshal
 import os
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -140,6 +139,8 @@ def _read_derived(path: Path) -> dict[bytes, int] | None:
 
 
 def _write_derived(path: Path, ranks: dict[bytes, int]) -> None:
+    import tempfile
+
     payload = marshal.dumps(ranks)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
