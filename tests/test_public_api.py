@@ -1,0 +1,44 @@
+"""The import contract: every public name of SPEC §2-§3 comes from the top-level package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import ctxbudget
+
+SPEC_NAMES = """
+TokenizerType TokenizerBackend TokenizerFactory resolve_model ModelSpec CacheStatistics TokenCountCache TokenCount
+PerformanceMetrics TokenCounter AllocationStrategy CompressionStrategy BudgetAllocation TokenBudgetManager ClaudeModel
+SessionUsageStats ClaudeBudgetAllocation ClaudeBudgetManager OperationType OperationUsage ToolUsageStats
+SessionUsageSnapshot TokenUsageTracker GlobalUsageTracker WarningLevel BudgetThreshold WarningEvent ThrottleConfig
+BudgetWarningSystem PrioritizationStrategy RulePriorityScore PrioritizationResult RulePrioritizer BudgetScope
+BudgetConfig BudgetConfigManager FormatType ToolCapabilities FormattedContext LLMToolAdapter ClaudeCodeAdapter
+GitHubCodexAdapter GoogleGeminiAdapter FormatManager MemoryCategory AuthorityLevel MemoryRule rule_priority
+rule_cost_text utilization_pct CtxBudgetError TokenizerLoadError UnknownModelError ConfigError
+BudgetNotConfiguredError
+""".split()
+
+
+def test_every_spec_name_and_every_exported_name_imports() -> None:
+    assert set(SPEC_NAMES) <= set(ctxbudget.__all__)
+    missing = [name for name in ctxbudget.__all__ if getattr(ctxbudget, name, None) is None]
+    assert missing == []
+    assert sorted(set(ctxbudget.__all__)) == sorted(ctxbudget.__all__)  # no duplicates
+
+
+def test_lazy_names_load_on_first_use_only() -> None:
+    code = (
+        "import sys, ctxbudget; before = 'ctxbudget.formatters' in sys.modules;"
+        "from ctxbudget import FormatManager; print(before, 'ctxbudget.formatters' in sys.modules,"
+        " 'yaml' in sys.modules or 'ctxbudget.config' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "False"]
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        ctxbudget.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
