@@ -55,9 +55,6 @@ class GitHubCodexAdapter(LLMToolAdapter):
     DEFAULT_MAX_CONTEXT_TOKENS = 4096
     continuous_numbering = True
 
-    def __init__(self, max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS) -> None:
-        super().__init__(max_context_tokens)
-
     def format_rules(
         self, rules: Sequence[MemoryRule], token_budget: int | None = None, options: Mapping[str, Any] | None = None
     ) -> FormattedContext:

@@ -52,9 +52,6 @@ class GoogleGeminiAdapter(LLMToolAdapter):
     format_type = FormatType.SYSTEM_INSTRUCTION
     DEFAULT_MAX_CONTEXT_TOKENS = 32000
 
-    def __init__(self, max_context_tokens: int = DEFAULT_MAX_CONTEXT_TOKENS) -> None:
-        super().__init__(max_context_tokens)
-
     def format_rules(
         self, rules: Sequence[MemoryRule], token_budget: int | None = None, options: Mapping[str, Any] | None = None
     ) -> FormattedContext:
