@@ -48,3 +48,10 @@ def test_models_pick_their_agent() -> None:
 def test_budget_from_default_config() -> None:
     rules = load_rules(ROOT / "examples" / "rules.yaml")
     assert fit(rules, "codex").budget == 4000
+
+
+def test_large_explicit_budget_is_valid_for_codex() -> None:
+    rules = load_rules(ROOT / "examples" / "rules.yaml")
+    result = fit(rules, "gpt-5-codex", 8000)
+    assert result.metadata["valid"] is True
+    assert result.skipped == []

@@ -517,3 +517,17 @@ def test_concurrent_checks_fire_each_threshold_once(clock: FakeClock) -> None:
     for t in threads:
         t.join()
     assert sorted(fired, key=lambda lv: lv.default_threshold) == [INFO, WARNING, CRITICAL]
+
+
+@pytest.mark.spec(47)
+def test_limits_come_from_the_budget_config() -> None:
+    from ctxbudget import BudgetConfigManager
+
+    config = BudgetConfigManager()
+    config.set_budget("codex", "context_injection", 3000)
+    system = BudgetWarningSystem.from_config(config, "context_injection", enable_logging=False)
+    assert system.per_tool_limits == {"claude": 50000, "codex": 3000, "gemini": 16000}
+    assert system.global_budget_limit == 50000
+    events = system.check_usage("codex", 2900)
+    assert [e.level.value for e in events] == ["info", "warning", "critical"]
+    assert events[-1].budget_limit == 3000

@@ -180,6 +180,24 @@ class BudgetWarningSystem:
         self._suppressed = 0
         self._watches: list[tuple[TokenUsageTracker, Callable[[object], None]]] = []
 
+    @classmethod
+    def from_config(cls, config: Any, operation_type: Any = None, **kwargs: Any) -> BudgetWarningSystem:
+        """Limits from a ``BudgetConfigManager``: each configured tool's budget (its ``operation_type`` budget
+        when given), and the global default as the global limit; disabled levels give no limit."""
+        from .errors import BudgetNotConfiguredError
+
+        budgets = config.get_all_budgets()
+        per_tool: dict[str, int | None] = {}
+        for name, tool in budgets["tools"].items():
+            if not tool["enabled"]:
+                continue
+            try:
+                per_tool[name] = config.get_budget(name, operation_type)
+            except BudgetNotConfiguredError:
+                continue
+        overall = budgets["global"]["default"] if budgets["global"]["enabled"] else None
+        return cls(global_budget_limit=overall, per_tool_limits=per_tool, **kwargs)
+
     # -- configuration -------------------------------------------------------------------------------
 
     @property

@@ -90,8 +90,12 @@ def fit(
     manager = TokenBudgetManager(allocation_strategy=AllocationStrategy(strategy),
                                  compression_strategy=CompressionStrategy(compression), overhead_percentage=0.0)
     allocation = manager.allocate_budget(rules, budget, tool)
-    formatted = FormatManager().format_for_tool(tool, allocation.rules_included, budget,
-                                                dict(options) if options else None)
+    formats = FormatManager()
+    adapter = formats.get_adapter(tool)
+    assert adapter is not None
+    if budget > adapter.max_context_tokens:  # an explicit budget raises the adapter's default injection size
+        formats.register_adapter(tool, type(adapter)(max_context_tokens=budget))
+    formatted = formats.format_for_tool(tool, allocation.rules_included, budget, dict(options) if options else None)
     backend = resolve_route(tool, True).backend
     provenance = {"tokenizer_id": backend.tokenizer_id, "tokenizer_type": backend.tokenizer_type.value,
                   "exact": bool(backend.exact), "kind": backend_kind(backend)}

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from ..budget import AllocationStrategy, CompressionStrategy
-from ..fit import fit
+from ..fit import fit, tool_for_model
 from ..rules.loaders import load_rules
 from ..rules.model import MemoryRule
 from .common import EXIT_OK, EXIT_OVER, UsageError, print_json, render_table
@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     config = None
     if args.budget is None or args.config:
         config, _source = load_config(args.config)
-    if args.budget is not None and config is not None and not config.validate_budget(args.budget, model):
+    tool = tool_for_model(model)
+    if args.budget is not None and config is not None and not config.validate_budget(args.budget, tool):
         raise UsageError(f"--budget {args.budget} is outside the configured limits for {model}")
     result = fit(rules, model, args.budget, strategy=args.strategy, compression=args.compression, config=config)
     status = EXIT_OVER if result.over_budget else EXIT_OK
