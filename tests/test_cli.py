@@ -118,7 +118,8 @@ def test_fit_json_schema_and_over_budget_exit(capsys: pytest.CaptureFixture[str]
 
 def test_fit_budget_from_config(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     config = tmp_path / "ctxbudget.yaml"
-    config.write_text("token_budgets:\n  tools:\n    codex: {default: 1500, max: 8000, min: 1000}\n", encoding="utf-8")
+    config.write_text("token_budgets:\n  tools:\n    codex: {default: 1500, max: 8000, min: 1000}\n",
+                      encoding="utf-8")  # no operation budgets: the tool default applies
     code, out, _ = run(capsys, "fit", str(EXAMPLES / "rules.yaml"), "--tool", "codex", "--config", str(config),
                        "--json")
     assert code == 0

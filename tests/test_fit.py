@@ -47,7 +47,7 @@ def test_models_pick_their_agent() -> None:
 
 def test_budget_from_default_config() -> None:
     rules = load_rules(ROOT / "examples" / "rules.yaml")
-    assert fit(rules, "codex").budget == 4000
+    assert fit(rules, "codex").budget == 2000  # the context_injection budget, as `check` uses
 
 
 def test_large_explicit_budget_is_valid_for_codex() -> None:

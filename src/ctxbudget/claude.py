@@ -158,10 +158,10 @@ class ClaudeBudgetManager:
         return ClaudeBudgetAllocation(base, stats, overhead, self.model, level)
 
     def reset_session(self, new_session_id: str | None = None) -> None:
-        """A new session with the same model and limit; spend and warnings start over."""
+        """A new session with the same model and limit; spend and threshold state start over."""
         with self._lock:
             self.session_stats = self._new_stats(new_session_id)
-            self._warnings = self._new_warning_system()
+        self._warnings.clear_history()  # re-arms every threshold; registered callbacks stay
 
     def get_session_report(self) -> dict[str, Any]:
         with self._lock:

@@ -309,7 +309,9 @@ class TokenCounter:
         cls, text: str, tool_name: str, use_tokenizer: bool = True, use_cache: bool = True,
         *, cache: TokenCountCache | None = None,
     ) -> int:
-        route = resolved_routes.get((tool_name, use_tokenizer)) or resolve_route(tool_name, use_tokenizer)
+        route = resolved_routes.get((tool_name, use_tokenizer))
+        if route is None or route.env is not None:  # Claude routes follow the model variables
+            route = resolve_route(tool_name, use_tokenizer)
         if use_cache:
             return count_one(route, text, cache if cache is not None else cls._cache, cls._recorder)[0]
         return count_one(route, text, None, cls._recorder)[0]

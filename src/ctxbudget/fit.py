@@ -77,8 +77,8 @@ def fit(
 ) -> FitResult:
     """Fit ``rules`` into ``budget`` tokens for ``model`` and render them (see the module docstring).
 
-    ``budget=None`` takes the tool's budget from ``config`` (a ``BudgetConfigManager``; default budgets when
-    ``config`` is None).
+    ``budget=None`` takes the tool's ``context_injection`` budget from ``config`` (a ``BudgetConfigManager``;
+    default budgets when ``config`` is None) — the same budget ``ctxbudget check`` gates on.
     """
     tool = tool_for_model(model)
     if budget is None:
@@ -86,7 +86,7 @@ def fit(
             from .config import BudgetConfigManager
 
             config = BudgetConfigManager()
-        budget = int(config.get_budget(tool))
+        budget = int(config.get_budget(tool, "context_injection"))
     manager = TokenBudgetManager(allocation_strategy=AllocationStrategy(strategy),
                                  compression_strategy=CompressionStrategy(compression), overhead_percentage=0.0)
     allocation = manager.allocate_budget(rules, budget, tool)

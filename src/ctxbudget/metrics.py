@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ class MetricsRecorder:
     def __init__(self) -> None:
         self._local = threading.local()
         self._slots: list[list[float]] = []
+        self._retired = [0, 0, 0, 0.0]  # totals of slots whose threads are gone
         self._lock = threading.Lock()
         self.batch_size = 1
 
@@ -36,7 +38,15 @@ class MetricsRecorder:
         with self._lock:
             self._slots.append(slot)
         self._local.slot = slot
+        # a thread-per-request server must not grow the slot list forever: fold the slot in when the thread goes
+        weakref.finalize(threading.current_thread(), self._retire, slot)
         return slot
+
+    def _retire(self, slot: list[float]) -> None:
+        with self._lock:
+            for i, value in enumerate(slot):
+                self._retired[i] += value
+            self._slots = [s for s in self._slots if s is not slot]
 
     def record(self, counts: int, hits: int, misses: int, seconds: float, batch_size: int) -> None:
         """``counts`` texts of which ``hits`` came from and ``misses`` went to a cache."""
@@ -62,7 +72,7 @@ class MetricsRecorder:
 
     def snapshot(self, cache_enabled: bool) -> PerformanceMetrics:
         with self._lock:
-            slots = [list(s) for s in self._slots]
+            slots = [list(s) for s in self._slots] + [list(self._retired)]
         counts = int(sum(s[0] + s[1] + s[2] for s in slots))
         total_ms = sum(s[3] for s in slots) * 1000.0
         return PerformanceMetrics(
@@ -79,4 +89,5 @@ class MetricsRecorder:
         with self._lock:
             for slot in self._slots:
                 slot[:] = [0, 0, 0, 0.0]
+            self._retired = [0, 0, 0, 0.0]
         self.batch_size = 1

@@ -14,6 +14,7 @@ Values: the count, or with a TTL the count packed with its deadline in nanosecon
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 import threading
 import time
@@ -112,6 +113,13 @@ def make_key(text: str, tool_name: str, variant: str = "") -> Hashable:
     return (prefix, text) if len(text) <= SHORT_TEXT_CHARS else digest_key(text, prefix)
 
 
+def _check_count(count: object) -> None:
+    if type(count) is not int or count < 0:
+        raise ValueError(f"count must be an int >= 0, got {count!r}")
+    if count > _COUNT_MASK:
+        raise ValueError(f"count {count} exceeds the cache's limit of {_COUNT_MASK}")
+
+
 class TokenCountCache:
     """LRU-bounded, TTL-expiring token count cache with exact statistics."""
 
@@ -125,11 +133,12 @@ class TokenCountCache:
     ) -> None:
         if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
             raise ValueError(f"maxsize must be an int >= 1, got {maxsize!r}")
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or math.isnan(ttl):
             raise ValueError(f"ttl must be a number, got {ttl!r}")
         self._maxsize = maxsize
         self._ttl = float(ttl)
-        self._ttl_ns = int(ttl * 1e9) if ttl > 0 else 0
+        # inf means never; a positive ttl below a nanosecond still expires (after 1 ns)
+        self._ttl_ns = max(1, round(ttl * 1e9)) if 0 < ttl < math.inf else 0
         self._timer = timer
         self._enabled = bool(enabled)
         self._data: OrderedDict[Hashable, int] = OrderedDict()
@@ -195,8 +204,7 @@ class TokenCountCache:
             return TokenCountCache.lookup(self, key)
 
     def store(self, key: Hashable, count: int) -> None:
-        if type(count) is not int or count < 0 or count > _COUNT_MASK:
-            raise ValueError(f"count must be an int >= 0, got {count!r}")
+        _check_count(count)
         if not self._enabled:
             return
         value = count
@@ -246,8 +254,7 @@ class TokenCountCache:
         if len(keys) != len(counts):
             raise ValueError("keys and counts differ in length")
         for count in counts:
-            if type(count) is not int or count < 0 or count > _COUNT_MASK:
-                raise ValueError(f"count must be an int >= 0, got {count!r}")
+            _check_count(count)
         if not self._enabled:
             return
         start = max(0, len(keys) - self._maxsize)

@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from .._util import utilization_pct
 from ..budget_warnings import BudgetWarningSystem, WarningEvent, exit_code_for
 from ..counter import TokenCounter
 from ..fit import tool_for_model
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         events += found
         level = max((e.level for e in found), key=["info", "warning", "critical"].index, default=None)
         rows.append({"tool": tool, "tokens": used, "budget": budget,
-                     "utilization": round(used / budget * 100, 1) if budget else (0.0 if used == 0 else 100.0),
+                     "utilization": round(utilization_pct(used, budget), 1),
                      "level": level.value if level else None})
     code = exit_code_for(events)
     if args.json:

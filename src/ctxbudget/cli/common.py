@@ -28,6 +28,8 @@ def iter_inputs(paths: Sequence[str]) -> Iterator[tuple[str, str]]:
         path = Path(raw)
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+            if not files:
+                raise UsageError(f"no text files ({', '.join(sorted(TEXT_SUFFIXES))}) in {raw}")
             for file in files:
                 yield str(file), read_text(file)
         elif path.exists():

@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
         return int(args.run(args))
+    except BrokenPipeError:  # `ctxbudget count big | head`: the reader left; not an error
+        _silence_stdout()
+        return EXIT_OK
     except UsageError as exc:
         print(f"ctxbudget: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -53,8 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # pragma: no cover - e.g. `ctxbudget count big | head`
-        return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def entry() -> None:

@@ -33,9 +33,39 @@ def _check_priority(value: Any, where: str) -> float:
     return float(value)
 
 
+_FROZEN = "MemoryRule is frozen: build a changed copy with dataclasses.replace(rule, ...)"
+
+
+class _FrozenList(list[Any]):
+    """A list that refuses changes: a rule's scope feeds its cached cost text, so it must not change."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise TypeError(_FROZEN)
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self),))
+
+
+class _FrozenDict(dict[str, Any]):
+    """A dict that refuses changes: ``metadata["priority"]`` feeds a rule's cached rank."""
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise TypeError(_FROZEN)
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    pop = popitem = clear = update = setdefault = _refuse
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self),))
+
+
 @dataclasses.dataclass(frozen=True, eq=True)
 class MemoryRule:
-    """One memory rule. Frozen; equal by value; hashed by id (equal rules share an id)."""
+    """One memory rule. Frozen, including ``scope`` and ``metadata`` (their derived cost text and rank are
+    computed once); equal by value; hashed by id (equal rules share an id)."""
 
     id: str
     category: MemoryCategory
@@ -71,7 +101,9 @@ class MemoryRule:
                              f"use one of {[a.value for a in AuthorityLevel]}") from None
         if isinstance(self.scope, str) or not isinstance(self.scope, Iterable):
             raise ValueError(f"rule {self.id!r}: scope must be a list of strings, got {self.scope!r}")
-        set_(self, "scope", [str(s) for s in self.scope])
+        set_(self, "scope", _FrozenList(str(s) for s in self.scope))
+        if self.metadata is not None:
+            set_(self, "metadata", _FrozenDict(self.metadata))
         created = as_utc(self.created_at) if self.created_at is not None else datetime.now(UTC)
         set_(self, "created_at", created)
         set_(self, "updated_at", as_utc(self.updated_at) if self.updated_at is not None else created)

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
+from .._util import require_str
 from ..cache.memory import key_prefix
 from ..claude_models import lookup_claude_model, parse_claude_id
 from ..errors import TokenizerLoadError
@@ -38,8 +39,6 @@ class TokenizerFactory:
     _max_instances: ClassVar[int] = 10
     _tiktoken_available: ClassVar[bool | None] = None
     _transformers_available: ClassVar[bool | None] = None
-    #: Bumped by ``clear_cache``; counters drop their resolved routes when it changes.
-    generation: ClassVar[int] = 0
 
     # --- availability -------------------------------------------------------------------------------
     @classmethod
@@ -92,7 +91,6 @@ class TokenizerFactory:
             cls._failures.clear()
             cls._tiktoken_available = None
             cls._transformers_available = None
-            cls.generation += 1
         forget_parsed()
         invalidate_routes()
 
@@ -167,15 +165,29 @@ class TokenizerFactory:
 CLAUDE_ENV_VARS = ("CLAUDE_MODEL", "ANTHROPIC_MODEL", "CLAUDE_CODE_MODEL")
 
 
+def _tool_key(key: str) -> str:
+    return key.strip().lower()
+
+
 class _Mappings(dict[str, str]):
-    """``MODEL_MAPPINGS``: tool -> tokenizer name. Edits take effect at once (resolved routes are dropped)."""
+    """``MODEL_MAPPINGS``: tool -> tokenizer name, keys case-insensitive like tool names. Edits take effect at
+    once (resolved routes are dropped)."""
 
     def __setitem__(self, key: str, value: str) -> None:
-        super().__setitem__(key.strip().lower(), value)
+        super().__setitem__(_tool_key(key), value)
         invalidate_routes()
 
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(_tool_key(key))
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(_tool_key(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(_tool_key(key), default)
+
     def __delitem__(self, key: str) -> None:
-        super().__delitem__(key)
+        super().__delitem__(_tool_key(key))
         invalidate_routes()
 
     def update(self, *args: Any, **kwargs: Any) -> None:
@@ -183,7 +195,7 @@ class _Mappings(dict[str, str]):
             self[key] = value
 
     def pop(self, key: str, *default: Any) -> Any:
-        value = super().pop(key, *default)
+        value = super().pop(_tool_key(key), *default)
         invalidate_routes()
         return value
 
@@ -212,9 +224,13 @@ _configured_claude_model: str | None = None
 class Route:
     """A resolved (tool, mode): the backend and the cache variant naming tokenizer, version and mode."""
 
-    __slots__ = ("backend", "cacheable", "key_prefix", "kind", "tool", "variant")
+    __slots__ = ("backend", "cacheable", "env", "key_prefix", "kind", "tool", "variant")
 
-    def __init__(self, tool: str, backend: TokenizerBackend, use_tokenizer: bool) -> None:
+    def __init__(
+        self, tool: str, backend: TokenizerBackend, use_tokenizer: bool, env: tuple[str, ...] | None = None
+    ) -> None:
+        #: for routes chosen by the Claude model variables: their values then (re-resolved when they change)
+        self.env = env
         self.tool = tool
         self.backend = backend
         self.kind = backend_kind(backend)
@@ -297,12 +313,18 @@ def _tokenizer_backend(tool: str) -> TokenizerBackend:
     return TokenizerFactory.get_openai_backend(mapping)
 
 
+def claude_env() -> tuple[str, ...]:
+    """Current values of ``CLAUDE_ENV_VARS`` (a Claude route is stale when they differ from its own)."""
+    get = os.environ.get
+    return (get("CLAUDE_MODEL", ""), get("ANTHROPIC_MODEL", ""), get("CLAUDE_CODE_MODEL", ""))
+
+
 def resolve_route(tool_name: str, use_tokenizer: bool) -> Route:
     """The route for a tool name and mode; failed loads fall back to the tool's heuristic (already warned)."""
     route = resolved_routes.get((tool_name, use_tokenizer))
-    if route is not None:
+    if route is not None and (route.env is None or route.env == claude_env()):
         return route
-    tool = tool_name.strip().lower()
+    tool = require_str(tool_name, "tool_name").strip().lower()
     heuristic = _HEURISTICS.get(tool, CHARS4)
     backend: TokenizerBackend = heuristic
     if use_tokenizer:
@@ -310,7 +332,8 @@ def resolve_route(tool_name: str, use_tokenizer: bool) -> Route:
             backend = _tokenizer_backend(tool)
         except (ImportError, TokenizerLoadError):
             backend = heuristic
-    route = Route(tool, backend, use_tokenizer)
+    env_dependent = use_tokenizer and tool not in _registered and MODEL_MAPPINGS.get(tool) == "claude"
+    route = Route(tool, backend, use_tokenizer, claude_env() if env_dependent else None)
     with _routes_lock:
         if len(resolved_routes) >= _MAX_ROUTES:
             resolved_routes.clear()

@@ -9,6 +9,7 @@ nor registers a tiktoken plugin, so the user's own ``tiktoken.get_encoding()`` i
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import marshal
@@ -123,8 +124,15 @@ def _derived_cache_dir() -> Path | None:
 
 
 def _read_derived(path: Path) -> dict[bytes, int] | None:
-    """A parsed table saved by ``_write_derived``: SHA-256 of the payload, newline, marshal payload."""
+    """A parsed table saved by ``_write_derived``: SHA-256 of the payload, newline, marshal payload.
+
+    Only files owned by this user and not writable by others are trusted (``marshal`` must not load what
+    someone else could have planted); the embedded digest catches corruption.
+    """
     try:
+        info = path.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return None
         raw = path.read_bytes()
     except OSError:
         return None
@@ -142,16 +150,19 @@ def _write_derived(path: Path, ranks: dict[bytes, int]) -> None:
     import tempfile
 
     payload = marshal.dumps(ranks)
+    tmp: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
         with os.fdopen(fd, "wb") as fh:
             fh.write(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError:  # a read-only home is fine: we parse again next time
-        pass
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 _parsed: dict[str, dict[bytes, int]] = {}
