@@ -121,3 +121,50 @@ def test_adaptive_mapper_prefers_the_faster_mode_and_keeps_exploring() -> None:
     modes = [mapper._choose() for _ in range(8)]
     assert modes.count("parallel") == 2  # every 4th call re-tries the slower mode
     assert mapper.map(chunk, ["short"]) == [5]  # small batches never leave this thread
+
+
+@pytest.mark.spec(14)
+def test_concurrent_misses_for_one_key_tokenise_once() -> None:
+    import threading
+
+    from ctxbudget import counter as counter_mod
+    from ctxbudget.tokenizers.base import TokenizerType
+
+    class Blocking(CharBackend):
+        tokenizer_type = TokenizerType.CLAUDE
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.entered = threading.Event()
+            self.release = threading.Event()
+            self.started = 0
+
+        def count(self, text: str) -> int:
+            self.started += 1
+            self.entered.set()
+            assert self.release.wait(10)
+            return super().count(text)
+
+    backend = Blocking()
+    TokenCounter.register_backend("stub", backend)
+    cache = TokenCounter.initialize_cache()
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(TokenCounter.count_tokens("z" * 2000, "stub")))
+               for _ in range(6)]
+    threads[0].start()
+    assert backend.entered.wait(10)
+    for thread in threads[1:]:
+        thread.start()
+    waiting = threading.Event()
+    for _ in range(1000):  # until the five followers wait on the leader (or, if broken, entered count())
+        flights = list(counter_mod._flights.values())
+        if backend.started > 1 or (flights and flights[0].waiters == 5):
+            break
+        waiting.wait(0.01)
+    backend.release.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == [2000] * 6
+    assert len(backend.count_calls) == 1
+    stats = cache.get_statistics()
+    assert (stats.misses, stats.size) == (6, 1)

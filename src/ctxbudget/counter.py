@@ -8,8 +8,9 @@ and are never cached.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -72,6 +73,50 @@ def text_key(route: Route, text: str) -> Hashable:
     return (route.key_prefix, text) if len(text) <= SHORT_TEXT_CHARS else digest_key(text, route.key_prefix)
 
 
+class _Flight:
+    """One tokenisation in progress, which other threads missing the same key wait for."""
+
+    __slots__ = ("done", "error", "value", "waiters")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value = 0
+        self.error: BaseException | None = None
+        self.waiters = 0
+
+
+_flights: dict[tuple[int, Hashable], _Flight] = {}
+_flights_lock = threading.Lock()
+
+
+def single_flight(cache: TokenCountCache, key: Hashable, count: Callable[[str], int], text: str) -> int:
+    """``count(text)``, run once for concurrent misses of one key in one cache: the first caller counts, the
+    others wait for its result (ctok takes ~4 ms per KiB, so a duplicate count is worth avoiding)."""
+    slot = (id(cache), key)
+    with _flights_lock:
+        flight = _flights.get(slot)
+        leader = flight is None
+        if flight is None:
+            flight = _flights[slot] = _Flight()
+        else:
+            flight.waiters += 1
+    if not leader:
+        flight.done.wait()
+        if flight.error is not None:
+            raise flight.error
+        return flight.value
+    try:
+        flight.value = count(text)
+        return flight.value
+    except BaseException as exc:
+        flight.error = exc
+        raise
+    finally:
+        with _flights_lock:
+            del _flights[slot]
+        flight.done.set()
+
+
 def count_one(route: Route, text: str, cache: TokenCountCache | None, recorder: MetricsRecorder) -> tuple[int, bool]:
     """Count one text through ``cache``; returns ``(count, came_from_cache)``."""
     if type(text) is not str:
@@ -84,7 +129,10 @@ def count_one(route: Route, text: str, cache: TokenCountCache | None, recorder: 
         if n is not None:
             recorder.hit(_clock() - start)
             return n, True
-        n = route.backend.count(text)
+        if route.backend.tokenizer_type is TokenizerType.TIKTOKEN:  # fast enough that waiting would not pay
+            n = route.backend.count(text)
+        else:
+            n = single_flight(cache, key, route.backend.count, text)
         if cache.enabled:
             cache.store(key, n)
             recorder.record(1, 0, 1, _clock() - start, 1)
