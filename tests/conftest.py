@@ -93,3 +93,23 @@ def _reset_global_usage_tracker() -> Iterator[None]:
     GlobalUsageTracker.reset_instance()
     yield
     GlobalUsageTracker.reset_instance()
+
+
+class WordBackend:
+    """Cost = number of whitespace-separated words (at least 1); records every call."""
+
+    tokenizer_id = "stub:words@1"
+    tokenizer_type = TokenizerType.TRANSFORMERS
+    exact = True
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.singles: list[str] = []
+
+    def count(self, text: str) -> int:
+        self.singles.append(text)
+        return max(1, len(text.split()))
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        self.batches.append(list(texts))
+        return [max(1, len(t.split())) for t in texts]

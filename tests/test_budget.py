@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctxbudget import TokenCountCache, TokenCounter, TokenizerType
+from conftest import WordBackend
+from ctxbudget import TokenCountCache, TokenCounter
 from ctxbudget.budget import AllocationStrategy, CompressionStrategy, TokenBudgetManager
 from ctxbudget.budget.manager import overhead_for
 from ctxbudget.rules import MemoryRule, rule_cost_text
@@ -17,23 +18,6 @@ from ctxbudget.tokenizers.factory import register_backend
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
-
-class WordBackend:
-    """Cost = number of whitespace-separated words; records its batch calls."""
-
-    tokenizer_id = "stub:words@1"
-    tokenizer_type = TokenizerType.TRANSFORMERS
-    exact = True
-
-    def __init__(self) -> None:
-        self.batches: list[list[str]] = []
-
-    def count(self, text: str) -> int:
-        return max(1, len(text.split()))
-
-    def count_batch(self, texts: Sequence[str]) -> list[int]:
-        self.batches.append(list(texts))
-        return [self.count(t) for t in texts]
 
 
 @pytest.fixture

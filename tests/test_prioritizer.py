@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ctxbudget import TokenizerType
+from conftest import WordBackend
 from ctxbudget.prioritizer import (
     PrioritizationResult,
     PrioritizationStrategy,
@@ -26,25 +26,6 @@ LN4 = math.log(4.0)
 TOL = 1e-9
 S = PrioritizationStrategy
 
-
-class WordBackend:
-    """Cost = number of whitespace-separated words; records every call."""
-
-    tokenizer_id = "stub:words@1"
-    tokenizer_type = TokenizerType.TRANSFORMERS
-    exact = True
-
-    def __init__(self) -> None:
-        self.batches: list[list[str]] = []
-        self.singles: list[str] = []
-
-    def count(self, text: str) -> int:
-        self.singles.append(text)
-        return len(text.split())
-
-    def count_batch(self, texts: Sequence[str]) -> list[int]:
-        self.batches.append(list(texts))
-        return [len(t.split()) for t in texts]
 
 
 class StubTracker:
