@@ -314,7 +314,8 @@ def _tokenizer_backend(tool: str) -> TokenizerBackend:
 
 
 def claude_env() -> tuple[str, ...]:
-    """Current values of ``CLAUDE_ENV_VARS`` (a Claude route is stale when they differ from its own)."""
+    """Current values of ``CLAUDE_ENV_VARS`` (a Claude route is stale when they differ from its own).
+    Unrolled rather than a loop over the constant: this runs on every Claude count."""
     get = os.environ.get
     return (get("CLAUDE_MODEL", ""), get("ANTHROPIC_MODEL", ""), get("CLAUDE_CODE_MODEL", ""))
 
