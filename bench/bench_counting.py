@@ -18,7 +18,6 @@ import tracemalloc
 from collections.abc import Callable
 
 from ctxbudget import TokenCountCache, TokenCounter, TokenizerFactory
-from ctxbudget.cache.memory import make_key
 
 WORDS = tuple(
     "token budget context model rule memory claude codex gemini agent cache the of and to in is"
@@ -41,15 +40,31 @@ def fresh(text: str) -> str:
     return (text + "\x00")[:-1]
 
 
-def per_call_ns(fn: Callable[[str], object], texts: list[str], repeats: int) -> float:
+def per_call_ns(fn: Callable[..., object], texts: list[str], repeats: int, *args: str) -> float:
+    """Median ns of ``fn(text, *args)`` over fresh-but-equal texts; the same loop for every callable."""
     runs = []
     for _ in range(repeats):
         batch = [fresh(t) for t in texts]
         start = time.perf_counter_ns()
-        for t in batch:
-            fn(t)
+        if not args:
+            for t in batch:
+                fn(t)
+        elif len(args) == 1:
+            a = args[0]
+            for t in batch:
+                fn(t, a)
+        else:
+            a, b = args
+            for t in batch:
+                fn(t, a, b)
         runs.append((time.perf_counter_ns() - start) / len(batch))
     return statistics.median(runs)
+
+
+def loop_over(fn: Callable[[str], object], texts: list[str]) -> None:
+    """Call ``fn`` on each text, discarding results (as the miss loop does: no garbage left to collect)."""
+    for t in texts:
+        fn(t)
 
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:
@@ -72,23 +87,24 @@ def bench(repeats: int) -> dict[str, float]:
         ordinary_ns = per_call_ns(enc.encode_ordinary, texts, repeats)
         TokenCounter.initialize_cache(maxsize=1000, ttl=300.0)
         TokenCounter.count_tokens(text, "codex")
-        hit_ns = per_call_ns(lambda t: TokenCounter.count_tokens(t, "codex"), texts, repeats)
+        hit_ns = per_call_ns(TokenCounter.count_tokens, texts, repeats, "codex")
         cache = TokenCounter.get_cache()
         assert cache is not None
         cache.set(text, "codex", 5, variant="v")
-        get_ns = per_call_ns(lambda t, c=cache: c.get(t, "codex", "v"), texts, repeats)
+        get_ns = per_call_ns(cache.get, texts, repeats, "codex", "v")
         unique = [make_text(rng, chars) + f" {i}" for i in range(20_000)]
         unique = [u[-chars:] for u in unique]
 
         def misses(batch: list[str]) -> None:
             TokenCounter.initialize_cache(maxsize=100_000, ttl=300.0)
+            count = TokenCounter.count_tokens
             for t in batch:
-                TokenCounter.count_tokens(t, "codex")
+                count(t, "codex")
 
         miss_runs, base_runs = [], []
         for _ in range(repeats):
             batch = [fresh(t) for t in unique]
-            base_runs.append(median_seconds(lambda b=batch: [enc.encode_ordinary(t) for t in b], 1))
+            base_runs.append(median_seconds(lambda b=batch: loop_over(enc.encode_ordinary, b), 1))
             miss_runs.append(median_seconds(lambda b=batch: misses(b), 1))
         results[f"hit_{chars}_encode_div_hit"] = encode_ns / hit_ns
         results[f"hit_{chars}_encode_div_cache_get"] = encode_ns / get_ns
@@ -100,44 +116,45 @@ def bench(repeats: int) -> dict[str, float]:
     # 10k unique 200-char texts, cold cache: 1-thread tiktoken loop / batch_count_tokens
     batch_texts = [make_text(rng, 200) for _ in range(10_000)]
 
-    def loop() -> None:
-        for t in batch_texts:
-            enc.encode_ordinary(t)
+    def loop(texts: list[str]) -> None:
+        loop_over(enc.encode_ordinary, texts)
 
-    def batch() -> None:
+    def batch(texts: list[str]) -> None:
         TokenCounter.initialize_cache(maxsize=1000, ttl=300.0)
-        TokenCounter.batch_count_tokens([fresh(t) for t in batch_texts], "codex")
+        TokenCounter.batch_count_tokens(texts, "codex")
 
-    def abatch() -> None:
+    def abatch(texts: list[str]) -> None:
         TokenCounter.initialize_cache(maxsize=1000, ttl=300.0)
-        asyncio.run(TokenCounter.async_batch_count_tokens([fresh(t) for t in batch_texts], "codex"))
+        asyncio.run(TokenCounter.async_batch_count_tokens(texts, "codex"))
 
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(2)
-    halves = [batch_texts[:5000], batch_texts[5000:]]
 
-    def two_threads() -> None:  # the ceiling on two cores: raw tiktoken, no cache, no dedupe
-        list(pool.map(lambda part: [enc.encode_ordinary(t) for t in part], halves))
+    def two_threads(texts: list[str]) -> None:  # the ceiling on two cores: raw tiktoken, no cache, no dedupe
+        list(pool.map(lambda part: loop_over(enc.encode_ordinary, part), (texts[:5000], texts[5000:])))
 
-    t_loop = median_seconds(loop, repeats)
-    t_two = median_seconds(two_threads, repeats)
-    t_batch = median_seconds(batch, repeats)
-    t_abatch = median_seconds(abatch, repeats)
+    # interleaved rounds, each on fresh-but-equal texts (a cold cache sees new str objects)
+    runs: dict[str, list[float]] = {"loop": [], "two": [], "batch": [], "abatch": []}
+    for _ in range(repeats):
+        for name, fn in (("loop", loop), ("two", two_threads), ("batch", batch), ("abatch", abatch)):
+            texts = [fresh(t) for t in batch_texts]
+            runs[name].append(median_seconds(lambda f=fn, ts=texts: f(ts), 1))
+    t_loop, t_two, t_batch, t_abatch = (statistics.median(runs[k]) for k in ("loop", "two", "batch", "abatch"))
     results["batch_10k_loop_div_batch"] = t_loop / t_batch
     results["batch_10k_loop_div_raw_2_threads"] = t_loop / t_two
     results["async_batch_div_sync_batch"] = t_abatch / t_batch
 
-    # memory per entry, 50 KB texts (keys prepared first: only what the cache keeps is measured)
+    # memory per entry, 50 KB texts: everything the cache keeps (digest key, entry, table slot)
     big = [make_text(rng, 50_000) for _ in range(200)]
-    keys = [make_key(t, "codex", "v") for t in big for _ in range(1)]
-    keys += [make_key(t + str(i), "codex", "v") for i, t in enumerate(big * 9)]
+    big = big + [t + str(i) for i, t in enumerate(big * 9)]
     cache = TokenCountCache(maxsize=10_000, ttl=300.0)
+    cache.set("warm up the namespace", "codex", 1, variant="v")
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    for k in keys:
-        cache.store(k, 12_345)
-    results["bytes_per_entry_50k_text"] = (tracemalloc.get_traced_memory()[0] - before) / len(keys)
+    for t in big:
+        cache.set(t, "codex", 12_345, variant="v")
+    results["bytes_per_entry_50k_text"] = (tracemalloc.get_traced_memory()[0] - before) / len(big)
     tracemalloc.stop()
 
     # Claude: hit vs recount of a 2 KB text

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv with the Python named in .python-version and install ctxbudget with its dev extras.
-# Re-running is cheap: the install is skipped while pyproject.toml is unchanged.
+# Re-running is cheap: the install (which compiles src/ctxbudget/_core.c) is skipped while pyproject.toml,
+# setup.py and the C source are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,12 +20,22 @@ find_python() {
     exit 2
 }
 
+# the install compiles src/ctxbudget/_core.c
+if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get install -y -q gcc libc6-dev >/dev/null
+    else
+        echo "error: a C compiler is needed to build ctxbudget's extension (e.g. apt-get install gcc)" >&2
+        exit 2
+    fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
     "$(find_python)" -m venv .venv
 fi
 stamp=".venv/.ctxbudget-installed"
-digest="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+digest="$(cat pyproject.toml setup.py src/ctxbudget/_core.c | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ] || ! ls src/ctxbudget/_core.*.so >/dev/null 2>&1; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
     echo "$digest" > "$stamp"

@@ -127,7 +127,7 @@ def test_adaptive_mapper_prefers_the_faster_mode_and_keeps_exploring() -> None:
 def test_concurrent_misses_for_one_key_tokenise_once() -> None:
     import threading
 
-    from ctxbudget import counting as counter_mod
+    from ctxbudget import _flight as counter_mod
     from ctxbudget.tokenizers.base import TokenizerType
 
     class Blocking(CharBackend):

@@ -145,7 +145,7 @@ def test_keys_separate_tool_variant_and_text() -> None:
 
 def test_long_texts_are_not_retained() -> None:
     text = "word " * 20_000
-    key = make_key(text, "claude", "v")
+    _, key = make_key(text, "claude", "v")
     assert isinstance(key, int)
     cache = TokenCountCache()
     before = sys.getrefcount(text)
@@ -154,7 +154,7 @@ def test_long_texts_are_not_retained() -> None:
     short = "short text"
     before = sys.getrefcount(short)
     cache.set(short, "claude", 2, variant="v")
-    assert sys.getrefcount(short) == before + 1  # a short text is part of its key
+    assert sys.getrefcount(short) == before + 2  # a short text is its key: held by its table and its entry
 
 
 def test_lone_surrogates_and_nul_are_keys() -> None:
@@ -166,16 +166,18 @@ def test_lone_surrogates_and_nul_are_keys() -> None:
 
 
 def test_memory_per_long_text_entry_is_bounded() -> None:
+    """Everything an entry keeps (digest key, entry, table slot) stays under 150 B whatever the text size."""
     cache = TokenCountCache(maxsize=20_000, ttl=300.0)
     texts = [f"{i} " + "lorem ipsum " * 100 for i in range(5_000)]
-    keys = [make_key(t, "claude", "v") for t in texts]
+    cache.set("warm up the namespace", "claude", 1, variant="v")
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    for key in keys:
-        cache.store(key, 12345)
+    for text in texts:
+        cache.set(text, "claude", 12345, variant="v")
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
-    assert used / len(keys) < 150
+    assert len(cache) == len(texts) + 1
+    assert used / len(texts) < 150
 
 
 @pytest.mark.spec(10)
@@ -215,17 +217,20 @@ def test_eight_threads_tiny_ttl_statistics_add_up() -> None:
 def test_bulk_lookup_and_store_keep_statistics_exact() -> None:
     clock = FakeClock()
     cache = TokenCountCache(maxsize=3, ttl=10.0, timer=clock)
-    keys = [make_key(t, "t", "v") for t in ("a", "b", "c", "d", "e")]
-    cache.store_many(keys, [1, 2, 3, 4, 5])  # only the last three are inserted: no phantom evictions
-    assert cache.lookup_many(keys) == [None, None, 3, 4, 5]
+    ns, _ = make_key("a", "t", "v")
+    keys = ["a", "b", "c", "d", "e"]
+    cache.store_many(ns, keys, [1, 2, 3, 4, 5])  # only the last three are inserted: no phantom evictions
+    assert cache.lookup_many(ns, keys) == [None, None, 3, 4, 5]
     stats = cache.get_statistics()
     assert (stats.hits, stats.misses, stats.evictions, stats.size) == (3, 2, 0, 3)
-    cache.store_many(keys[:1], [9])  # a full cache: the LRU entry ("c") goes
+    cache.store_many(ns, keys[:1], [9])  # a full cache: the LRU entry ("c") goes
     assert cache.get_statistics().evictions == 1
     assert cache.get("c", "t", "v") is None
     clock.now += 10
-    assert cache.lookup_many(keys[3:]) == [None, None]
+    assert cache.lookup_many(ns, keys[3:]) == [None, None]
     stats = cache.get_statistics()
     assert (stats.expirations, stats.size) == (3, 0)
     with pytest.raises(ValueError, match="count must be an int"):
-        cache.store_many(keys[:1], [-1])
+        cache.store_many(ns, keys[:1], [-1])
+    with pytest.raises(ValueError, match="differ in length"):
+        cache.store_many(ns, keys[:2], [1])

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from ._core import Facade
 from ._util import require_str
 from .cache.memory import TokenCountCache
 from .counting import acount_many, acount_one, count_many, count_one
@@ -23,6 +24,7 @@ from .tokenizers.factory import (
     TokenizerFactory,
     claude_backend,
     claude_tokenizer_family,
+    fast_routes,
     register_backend,
     resolve_route,
     resolved_routes,
@@ -91,38 +93,45 @@ class Counter:
 
 
 class TokenCounter:
-    """The documented static/class-method API over one process-wide cache (see SPEC.md §2.4)."""
+    """The documented static/class-method API over one process-wide cache (see SPEC.md §2.4).
+
+    ``count_tokens`` is served by a compiled façade (``_core.Facade``) for the common call — exact ``str``
+    text up to ``SHORT_TEXT_CHARS`` for a tool whose route is resolved, no keyword arguments; every other
+    call reaches ``_count_tokens`` below, which has the full behaviour and teaches the façade new routes.
+    """
 
     MODEL_MAPPINGS: ClassVar[dict[str, str]] = MODEL_MAPPINGS
-    _cache: ClassVar[TokenCountCache | None] = None
     _recorder: ClassVar[MetricsRecorder] = MetricsRecorder()
 
     # --- cache management ---------------------------------------------------------------------------
     @classmethod
     def initialize_cache(cls, maxsize: int = 1000, ttl: float = 300.0, enabled: bool = True) -> TokenCountCache:
-        cls._cache = TokenCountCache(maxsize=maxsize, ttl=ttl, enabled=enabled)
-        return cls._cache
+        cache = TokenCountCache(maxsize=maxsize, ttl=ttl, enabled=enabled)
+        _facade.cache = cache
+        return cache
 
     @classmethod
     def get_cache(cls) -> TokenCountCache | None:
-        return cls._cache
+        return _facade.cache  # type: ignore[return-value]  # only TokenCountCache instances are assigned
 
     @classmethod
     def clear_cache(cls) -> None:
-        if cls._cache is not None:
-            cls._cache.clear()
+        cache = cls.get_cache()
+        if cache is not None:
+            cache.clear()
 
     @classmethod
     def reset_cache(cls) -> None:
-        cls._cache = None
+        _facade.cache = None
 
     @classmethod
     def get_cache_statistics(cls):  # type: ignore[no-untyped-def]
-        return cls._cache.get_statistics() if cls._cache is not None else None
+        cache = cls.get_cache()
+        return cache.get_statistics() if cache is not None else None
 
     @classmethod
     def get_performance_metrics(cls) -> PerformanceMetrics:
-        cache = cls._cache
+        cache = cls.get_cache()
         return cls._recorder.snapshot(cache is not None and cache.enabled)
 
     @classmethod
@@ -142,19 +151,25 @@ class TokenCounter:
     def _cache_for(cls, use_cache: bool, cache: TokenCountCache | None) -> TokenCountCache | None:
         if not use_cache:
             return None
-        return cache if cache is not None else cls._cache
+        return cache if cache is not None else cls.get_cache()
+
+    if TYPE_CHECKING:  # at run time: the compiled _facade.count_tokens, assigned below the class
+
+        @classmethod
+        def count_tokens(
+            cls, text: str, tool_name: str, use_tokenizer: bool = True, use_cache: bool = True,
+            *, cache: TokenCountCache | None = None,
+        ) -> int: ...
 
     @classmethod
-    def count_tokens(
+    def _count_tokens(
         cls, text: str, tool_name: str, use_tokenizer: bool = True, use_cache: bool = True,
         *, cache: TokenCountCache | None = None,
     ) -> int:
         route = resolved_routes.get((tool_name, use_tokenizer))
         if route is None or route.env is not None:  # Claude routes follow the model variables
             route = resolve_route(tool_name, use_tokenizer)
-        if use_cache:
-            return count_one(route, text, cache if cache is not None else cls._cache, cls._recorder)[0]
-        return count_one(route, text, None, cls._recorder)[0]
+        return count_one(route, text, cls._cache_for(use_cache, cache), cls._recorder)[0]
 
     @classmethod
     def count_tokens_detailed(
@@ -215,12 +230,17 @@ class TokenCounter:
         except Exception:  # the contract: tokenizer/registry problems degrade to the estimate
             backend = CHARS4
         try:
-            n, _ = count_one(Route(f"model:{model_name}", backend, True), text, cls._cache, cls._recorder)
+            n, _ = count_one(Route(f"model:{model_name}", backend, True), text, cls.get_cache(), cls._recorder)
         except TypeError:
             raise
         except Exception:
             return CHARS4.count(text)
         return n
+
+
+_facade = Facade(fast_routes, TokenCounter._recorder, TokenCounter._count_tokens)
+# A builtin method is not a descriptor: it is called as is through the class and through instances.
+setattr(TokenCounter, "count_tokens", _facade.count_tokens)  # noqa: B010  (mypy sees the declaration above)
 
 
 def _model_backend(model_name: str, tokenizer_type: TokenizerType | str | None) -> TokenizerBackend:

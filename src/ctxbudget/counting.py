@@ -2,19 +2,20 @@
 
 The text is keyed once; a hit returns at once; a miss is counted by the backend (once, even when several
 threads miss the same key on a slow backend) and stored. Heuristic results (``len//4``, words x 1.3) are
-cheaper than a lookup and are never cached. ``counter.Counter`` and ``counter.TokenCounter`` are thin faces
-over these functions.
+cheaper than a lookup and are never cached. Short texts take the compiled path (``_core.count_route``);
+long ones are keyed by digest here. ``counter.Counter`` and ``counter.TokenCounter`` are thin faces over
+these functions.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 
+from ._core import count_route
+from ._flight import single_flight
 from ._parallel import chunk_by_chars, get_executor
-from ._util import require_str
-from .cache.memory import SHORT_TEXT_CHARS, TokenCountCache, digest_key
+from .cache.memory import SHORT_TEXT_CHARS, TokenCountCache, digest_key, exact_str, text_key
 from .metrics import MetricsRecorder
 from .tokenizers.base import TokenizerType
 from .tokenizers.factory import Route
@@ -32,83 +33,37 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
         raise TypeError(f"texts must be a sequence of str, not {type(texts).__name__}")
     items = list(texts)
     for i, text in enumerate(items):
-        if type(text) is not str and not isinstance(text, str):
-            raise TypeError(f"texts[{i}] must be str, not {type(text).__name__}")
+        if type(text) is not str:
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{i}] must be str, not {type(text).__name__}")
+            items[i] = exact_str(text)
     return items
-
-
-def text_key(route: Route, text: str) -> Hashable:
-    """The cache key of ``text`` on ``route`` (see ``cache.memory.make_key``)."""
-    return (route.key_prefix, text) if len(text) <= SHORT_TEXT_CHARS else digest_key(text, route.key_prefix)
-
-
-class _Flight:
-    """One tokenisation in progress, which other threads missing the same key wait for."""
-
-    __slots__ = ("done", "error", "value", "waiters")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value = 0
-        self.error: BaseException | None = None
-        self.waiters = 0
-
-
-_flights: dict[tuple[int, Hashable], _Flight] = {}
-_flights_lock = threading.Lock()
-
-
-def single_flight(cache: TokenCountCache, key: Hashable, count: Callable[[str], int], text: str) -> int:
-    """``count(text)``, run once for concurrent misses of one key in one cache: the first caller counts, the
-    others wait for its result (ctok takes ~4 ms per KiB, so a duplicate count is worth avoiding)."""
-    slot = (id(cache), key)
-    with _flights_lock:
-        flight = _flights.get(slot)
-        leader = flight is None
-        if flight is None:
-            flight = _flights[slot] = _Flight()
-        else:
-            flight.waiters += 1
-    if not leader:
-        flight.done.wait()
-        if flight.error is not None:
-            raise flight.error
-        return flight.value
-    try:
-        flight.value = count(text)
-        return flight.value
-    except BaseException as exc:
-        flight.error = exc
-        raise
-    finally:
-        with _flights_lock:
-            del _flights[slot]
-        flight.done.set()
 
 
 def count_one(route: Route, text: str, cache: TokenCountCache | None, recorder: MetricsRecorder) -> tuple[int, bool]:
     """Count one text through ``cache``; returns ``(count, came_from_cache)``."""
     if type(text) is not str:
-        require_str(text)
+        text = exact_str(text)
+    if route.cacheable and len(text) <= SHORT_TEXT_CHARS:
+        return count_route(route.entry, text, cache, recorder)
     start = _clock()
-    if cache is not None and route.cacheable:
-        # text_key() inlined: this is the hot path of every cached count
-        key = (route.key_prefix, text) if len(text) <= SHORT_TEXT_CHARS else digest_key(text, route.key_prefix)
-        n = cache.lookup(key)
-        if n is not None:
-            recorder.hit(_clock() - start)
-            return n, True
-        if route.backend.tokenizer_type is TokenizerType.TIKTOKEN:  # fast enough that waiting would not pay
-            n = route.backend.count(text)
-        else:
-            n = single_flight(cache, key, route.backend.count, text)
-        if cache.enabled:
-            cache.store(key, n)
-            recorder.record(1, 0, 1, _clock() - start, 1)
-            return n, False
-    else:
+    use = cache if cache is not None and route.cacheable and cache.enabled else None
+    if use is None:
         n = route.backend.count(text)
-    recorder.record(1, 0, 0, _clock() - start, 1)
+        recorder.record(1, 0, 0, _clock() - start, 1)
+        return n, False
+    prefix = route.key_prefix
+    key = digest_key(text, prefix)
+    found = use.lookup(prefix, key)
+    if found is not None:
+        recorder.record(1, 1, 0, _clock() - start, 1)
+        return found, True
+    if route.backend.tokenizer_type is TokenizerType.TIKTOKEN:  # fast enough that waiting would not pay
+        n = route.backend.count(text)
+    else:
+        n = single_flight((prefix, key), route.backend.count, text)
+    use.store(prefix, key, n)
+    recorder.record(1, 0, 1 if use.enabled else 0, _clock() - start, 1)
     return n, False
 
 
@@ -121,14 +76,14 @@ class _BatchPlan:
         self.counts: dict[str, int] = {}
         self.hits = 0
         self.missing: list[str] = []
-        self.keys: list[Hashable] = []
+        self.keys: list[str | int] = []
         distinct = dict.fromkeys(texts)
         if self.cache is None:
             self.missing = list(distinct)
             return
         prefix = route.key_prefix
-        keys = [(prefix, t) if len(t) <= SHORT_TEXT_CHARS else digest_key(t, prefix) for t in distinct]
-        found = self.cache.lookup_many(keys)
+        keys = [t if len(t) <= SHORT_TEXT_CHARS else digest_key(t, prefix) for t in distinct]
+        found = self.cache.lookup_many(prefix, keys)
         self.counts = {t: n for t, n in zip(distinct, found, strict=True) if n is not None}
         self.hits = len(self.counts)
         if self.hits < len(keys):
@@ -143,7 +98,7 @@ class _BatchPlan:
             )
         self.counts.update(zip(self.missing, counted, strict=True))
         if self.cache is not None:
-            self.cache.store_many(self.keys, counted)
+            self.cache.store_many(self.route.key_prefix, self.keys, counted)
 
     def result(self, texts: list[str], recorder: MetricsRecorder, start: float) -> list[int]:
         counts = self.counts
@@ -178,14 +133,14 @@ async def acount_one(
 ) -> tuple[int, bool]:
     """``count_one`` for the event loop: cheap work inline, tokenisation in the bounded pool."""
     if type(text) is not str:
-        require_str(text)
+        text = exact_str(text)
     if _runs_inline(route, len(text)):
         return count_one(route, text, cache, recorder)
     start = _clock()
     use = cache if cache is not None and route.cacheable and cache.enabled else None
-    key = text_key(route, text)
+    key = text_key(text, route.key_prefix)
     if use is not None:
-        n = use.lookup(key)
+        n = use.lookup(route.key_prefix, key)
         if n is not None:
             recorder.record(1, 1, 0, _clock() - start, 1)
             return n, True
@@ -193,7 +148,7 @@ async def acount_one(
 
     n = await asyncio.get_running_loop().run_in_executor(get_executor(), route.backend.count, text)
     if use is not None:
-        use.store(key, n)
+        use.store(route.key_prefix, key, n)
     recorder.record(1, 0, 1 if use is not None else 0, _clock() - start, 1)
     return n, False
 

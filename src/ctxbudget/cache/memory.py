@@ -1,35 +1,32 @@
 """TokenCountCache: a thread-safe LRU + TTL map from (tool, variant, text) to a token count.
 
-Speed matters here (a hit must beat re-tokenising a 20-character text), so reads take no lock: under the
-GIL every single ``OrderedDict`` operation is atomic, and hit/miss tallies are ``itertools.count`` objects,
-whose ``next()`` is one C call and so never loses an increment. Writes, expiry removal and statistics take
-the lock. On a free-threaded build (no GIL) reads take the lock too.
+The store itself is compiled (``ctxbudget._core.Store``): a hit has to cost a small fraction of tokenising
+a 20-character text, which a Python implementation cannot do (see bench/README.md). Every store operation
+runs under the GIL without calling back into Python mid-update, so it is atomic without a lock.
 
-Keys: texts up to ``SHORT_TEXT_CHARS`` key by (namespace, the string itself); longer ones by a 128-bit xxh3 digest of
-their UTF-8 bytes (seeded by tool and variant) plus their length, so the cache never keeps long texts alive
-and an entry costs about a hundred bytes whatever the text size.
-Values: the count, or with a TTL the count packed with its deadline in nanoseconds (one int, no tuple).
+Keys: entries live in a namespace naming the tool, the tokenizer id and version, and the counting mode.
+Within it, texts up to ``SHORT_TEXT_CHARS`` are keyed by the string itself (a str caches its hash, so a
+caller re-using its strings never re-hashes them); longer ones by a 128-bit xxh3 digest of their UTF-8
+bytes (seeded by the namespace) plus their length, so the cache never keeps long texts alive and an entry
+costs about the same whatever the text size.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import sys
-import threading
 import time
-from collections import OrderedDict
-from collections import deque as _consume
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import xxhash
 
-SHORT_TEXT_CHARS = 1024
-_COUNT_BITS = 40
-_COUNT_MASK = (1 << _COUNT_BITS) - 1
-_LOCK_FREE_READS: bool = getattr(sys, "_is_gil_enabled", lambda: True)()
+from .._core import SHORT_TEXT_CHARS, Store
+
+__all__ = ["SHORT_TEXT_CHARS", "CacheStatistics", "TokenCountCache", "digest_key", "key_prefix", "make_key"]
+
+#: TTLs at or beyond this many ns (~36 years) are treated as "never expires".
+_MAX_TTL_NS = 1 << 60
 
 
 @dataclass
@@ -48,28 +45,6 @@ class CacheStatistics:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class _Tally:
-    """An exact event counter whose increment needs no lock (see the module docstring)."""
-
-    __slots__ = ("_counter", "_reads", "bump")
-
-    def __init__(self) -> None:
-        self._counter = itertools.count()
-        self.bump: Callable[[], int] = self._counter.__next__
-        self._reads = 0
-
-    def advance(self, n: int) -> None:
-        """``n`` increments in one C-level pass."""
-        if n > 0:
-            _consume(itertools.islice(self._counter, n), maxlen=0)
-
-    def read(self) -> int:
-        """Current value; callers serialise reads (each read advances the underlying counter once)."""
-        value = self.bump() - self._reads
-        self._reads += 1
-        return value
 
 
 _prefixes: dict[tuple[str, str], str] = {}
@@ -105,23 +80,33 @@ def digest_key(text: str, prefix: str) -> int:
     return digest | (len(text) << 128)
 
 
-def make_key(text: str, tool_name: str, variant: str = "") -> Hashable:
-    """The cache key of a text: ``(namespace, text)`` when short — a str caches its own hash, so the lookup
-    and the LRU refresh hash the text once, and a caller that re-uses its strings never re-hashes them —
-    else a digest + length (the text is not retained)."""
+def text_key(text: str, prefix: str) -> str | int:
+    """The key of ``text`` within namespace ``prefix``: the text itself when short, else its digest.
+    ``text`` must be an exact ``str`` (the store compares keys in C)."""
+    return text if len(text) <= SHORT_TEXT_CHARS else digest_key(text, prefix)
+
+
+def make_key(text: str, tool_name: str, variant: str = "") -> tuple[str, str | int]:
+    """``(namespace, key)`` of a text, as ``lookup``/``store`` take them."""
     prefix = key_prefix(tool_name, variant)
-    return (prefix, text) if len(text) <= SHORT_TEXT_CHARS else digest_key(text, prefix)
+    return prefix, text_key(exact_str(text), prefix)
 
 
-def _check_count(count: object) -> None:
-    if type(count) is not int or count < 0:
-        raise ValueError(f"count must be an int >= 0, got {count!r}")
-    if count > _COUNT_MASK:
-        raise ValueError(f"count {count} exceeds the cache's limit of {_COUNT_MASK}")
+def exact_str(text: str) -> str:
+    """``text`` as an exact ``str`` (a subclass instance is copied; anything else raises TypeError)."""
+    if type(text) is str:
+        return text
+    if isinstance(text, str):
+        return str.__str__(text)
+    raise TypeError(f"text must be str, not {type(text).__name__}")
 
 
-class TokenCountCache:
-    """LRU-bounded, TTL-expiring token count cache with exact statistics."""
+class TokenCountCache(Store):
+    """LRU-bounded, TTL-expiring token count cache with exact statistics.
+
+    Besides the documented ``get``/``set`` it offers the key-level ``lookup(namespace, key)``,
+    ``store(namespace, key, count)`` and their ``_many`` forms (see ``make_key``), which the counters use.
+    """
 
     def __init__(
         self,
@@ -135,198 +120,38 @@ class TokenCountCache:
             raise ValueError(f"maxsize must be an int >= 1, got {maxsize!r}")
         if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or math.isnan(ttl):
             raise ValueError(f"ttl must be a number, got {ttl!r}")
-        self._maxsize = maxsize
+        # inf (or ~36 years and more) means never; a positive ttl below a nanosecond still expires (after 1 ns)
+        ttl_ns = max(1, round(ttl * 1e9)) if 0 < ttl < math.inf else 0
         self._ttl = float(ttl)
-        # inf means never; a positive ttl below a nanosecond still expires (after 1 ns)
-        self._ttl_ns = max(1, round(ttl * 1e9)) if 0 < ttl < math.inf else 0
-        self._timer = timer
-        self._enabled = bool(enabled)
-        self._data: OrderedDict[Hashable, int] = OrderedDict()
-        self._lock = threading.RLock()
-        self._reset_tallies()
-        if not _LOCK_FREE_READS:
-            self.lookup = self._locked_lookup  # type: ignore[method-assign]
-
-    def _reset_tallies(self) -> None:
-        self._hits = _Tally()
-        self._misses = _Tally()
-        self._hit = self._hits.bump
-        self._miss = self._misses.bump
-        self._evictions = 0
-        self._expirations = 0
-
-    # --- properties -----------------------------------------------------------------------------------
-    @property
-    def maxsize(self) -> int:
-        return self._maxsize
+        super().__init__(
+            min(maxsize, 1 << 62),
+            ttl_ns if ttl_ns < _MAX_TTL_NS else 0,
+            None if timer is time.monotonic else timer,  # None: the same clock, read in C
+            bool(enabled),
+        )
 
     @property
     def ttl(self) -> float:
         return self._ttl
 
-    @property
-    def enabled(self) -> bool:
-        return self._enabled
-
     # --- the documented interface ---------------------------------------------------------------------
     def get(self, text: str, tool_name: str, variant: str = "") -> int | None:
         """The cached count, or ``None`` (disabled, absent or expired). Never raises for a str text."""
-        if not self._enabled:
+        if not self.enabled:
             return None
-        return self.lookup(make_key(text, tool_name, variant))
+        return self.lookup(*make_key(text, tool_name, variant))
 
     def set(self, text: str, tool_name: str, count: int, variant: str = "") -> None:
-        if not self._enabled:
-            return
-        self.store(make_key(text, tool_name, variant), count)
-
-    # --- key-level interface (the counter hashes each text once per lookup + store) ---------------------
-    def lookup(self, key: Hashable) -> int | None:
-        if not self._enabled:
-            return None
-        entry = self._data.get(key)
-        if entry is None:
-            self._miss()
-            return None
-        # same test as _expiry_floor (deadline <= now), without building the packed floor
-        if self._ttl_ns and entry >> _COUNT_BITS <= self._timer() * 1e9:
-            self._expire(key, entry)
-            return None
-        try:
-            self._data.move_to_end(key)
-        except KeyError:  # removed by another thread after our read; the value read is still right
-            pass
-        self._hit()
-        return entry & _COUNT_MASK
-
-    def _locked_lookup(self, key: Hashable) -> int | None:
-        with self._lock:
-            return TokenCountCache.lookup(self, key)
-
-    def store(self, key: Hashable, count: int) -> None:
-        _check_count(count)
-        if not self._enabled:
-            return
-        value = count
-        if self._ttl_ns:
-            value |= (int(self._timer() * 1e9) + self._ttl_ns) << _COUNT_BITS
-        data = self._data
-        with self._lock:
-            data[key] = value
-            data.move_to_end(key)
-            if len(data) > self._maxsize:
-                data.popitem(last=False)
-                self._evictions += 1
-
-    def lookup_many(self, keys: Sequence[Hashable]) -> list[int | None]:
-        """``lookup`` for many keys at once (one clock reading, C-level passes); statistics count every key."""
-        if not self._enabled:
-            return [None] * len(keys)
-        if not _LOCK_FREE_READS:
-            with self._lock:
-                return [TokenCountCache.lookup(self, k) for k in keys]
-        data = self._data
-        entries = list(map(data.get, keys))
-        if self._ttl_ns:
-            floor = self._expiry_floor()
-            for key, entry in zip(keys, entries, strict=True):
-                if entry is not None and entry < floor:
-                    self._expire(key, entry)  # counts the miss
-            found = [None if e is None or e < floor else e & _COUNT_MASK for e in entries]
-        else:
-            found = [None if e is None else e & _COUNT_MASK for e in entries]
-        hit_keys = [k for k, n in zip(keys, found, strict=True) if n is not None]
-        try:
-            _consume(map(data.move_to_end, hit_keys), maxlen=0)
-        except KeyError:  # a key removed by another thread meanwhile: refresh the rest one by one
-            for key in hit_keys:
-                try:
-                    data.move_to_end(key)
-                except KeyError:
-                    pass
-        self._hits.advance(len(hit_keys))
-        self._misses.advance(entries.count(None))
-        return found
-
-    def store_many(self, keys: Sequence[Hashable], counts: Sequence[int]) -> None:
-        """``store`` for many entries under one lock. Only the last ``maxsize`` are inserted: earlier ones
-        would be evicted by later ones of the same call, so they never displace what is cached."""
-        if len(keys) != len(counts):
-            raise ValueError("keys and counts differ in length")
-        for count in counts:
-            _check_count(count)
-        if not self._enabled:
-            return
-        start = max(0, len(keys) - self._maxsize)
-        stamp = (int(self._timer() * 1e9) + self._ttl_ns) << _COUNT_BITS if self._ttl_ns else 0
-        data = self._data
-        with self._lock:
-            for i in range(start, len(keys)):
-                key = keys[i]
-                data[key] = counts[i] | stamp
-                data.move_to_end(key)
-            overflow = len(data) - self._maxsize
-            for _ in range(max(0, overflow)):
-                data.popitem(last=False)
-            self._evictions += max(0, overflow)
-
-    def _expiry_floor(self) -> int:
-        """Packed values below this have a deadline at or before now (counts use the low bits)."""
-        return (int(self._timer() * 1e9) + 1) << _COUNT_BITS
-
-    def _expire(self, key: Hashable, entry: int) -> None:
-        with self._lock:
-            if self._data.get(key) == entry:
-                del self._data[key]
-                self._expirations += 1
-            self._miss()
-
-    # --- management -----------------------------------------------------------------------------------
-    def clear(self) -> None:
-        """Remove every entry and zero every counter."""
-        with self._lock:
-            self._data.clear()
-            self._reset_tallies()
-
-    def disable(self) -> None:
-        """Stop caching and drop the entries; the counters are kept."""
-        with self._lock:
-            self._enabled = False
-            self._data.clear()
-
-    def enable(self) -> None:
-        with self._lock:
-            self._enabled = True
-
-    def purge_expired(self) -> int:
-        """Remove expired entries now; returns how many (each counts as an expiration)."""
-        if not self._ttl_ns:
-            return 0
-        with self._lock:
-            floor = self._expiry_floor()
-            expired = [k for k, v in self._data.items() if v < floor]
-            for key in expired:
-                del self._data[key]
-            self._expirations += len(expired)
-            return len(expired)
+        namespace, key = make_key(text, tool_name, variant)
+        self.store(namespace, key, count)
 
     def get_statistics(self) -> CacheStatistics:
-        with self._lock:
-            self.purge_expired()
-            stats = CacheStatistics(
-                hits=self._hits.read(),
-                misses=self._misses.read(),
-                size=len(self._data),
-                max_size=self._maxsize,
-                evictions=self._evictions,
-                expirations=self._expirations,
-            )
+        self.purge_expired()
+        hits, misses, evictions, expirations, size = self.counters()
+        stats = CacheStatistics(hits=hits, misses=misses, size=size, max_size=self.maxsize,
+                                evictions=evictions, expirations=expirations)
         stats.update_hit_rate()
         return stats
 
-    def __len__(self) -> int:
-        return len(self._data)
-
     def __repr__(self) -> str:
-        return (f"TokenCountCache(maxsize={self._maxsize}, ttl={self._ttl}, enabled={self._enabled}, "
-                f"size={len(self._data)})")
+        return f"TokenCountCache(maxsize={self.maxsize}, ttl={self._ttl}, enabled={self.enabled}, size={len(self)})"

@@ -11,9 +11,11 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sized
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
+from .._flight import text_flight
 from .._util import require_str
 from ..cache.memory import key_prefix
 from ..claude_models import lookup_claude_model, parse_claude_id
@@ -222,9 +224,15 @@ _configured_claude_model: str | None = None
 
 
 class Route:
-    """A resolved (tool, mode): the backend and the cache variant naming tokenizer, version and mode."""
+    """A resolved (tool, mode): the backend and the cache variant naming tokenizer, version and mode.
 
-    __slots__ = ("backend", "cacheable", "env", "key_prefix", "kind", "tool", "variant")
+    ``entry`` is what the compiled counter (``_core.count_route``) needs: the cache namespace, the backend's
+    ``fast_encode`` if it has one (a C-level callable whose result's ``len()`` is the count), and the count
+    to call otherwise — single-flight wrapped unless the backend is tiktoken, which is fast enough that
+    waiting for another thread would not pay.
+    """
+
+    __slots__ = ("backend", "cacheable", "entry", "env", "key_prefix", "kind", "tool", "variant")
 
     def __init__(
         self, tool: str, backend: TokenizerBackend, use_tokenizer: bool, env: tuple[str, ...] | None = None
@@ -237,9 +245,16 @@ class Route:
         self.cacheable = bool(getattr(backend, "cacheable", True))
         self.variant = f"{backend.tokenizer_id}|{'tok' if use_tokenizer else 'est'}"
         self.key_prefix = key_prefix(tool, self.variant)
+        count: Callable[[str], int] = backend.count
+        if backend.tokenizer_type is not TokenizerType.TIKTOKEN:
+            count = partial(text_flight, self.key_prefix, backend.count)
+        self.entry = (self.key_prefix, getattr(backend, "fast_encode", None), count)
 
 
 resolved_routes: dict[tuple[str, bool], Route] = {}
+#: tool name -> ``Route.entry`` for the routes ``TokenCounter.count_tokens`` may serve without re-resolving
+#: (real tokenizer, cacheable, not following the Claude model variables). Read by the compiled façade.
+fast_routes: dict[str, tuple[str, Callable[[str], Sized] | None, Callable[[str], int]]] = {}
 _routes_lock = threading.Lock()
 _MAX_ROUTES = 512
 
@@ -247,6 +262,7 @@ _MAX_ROUTES = 512
 def invalidate_routes() -> None:
     with _routes_lock:
         resolved_routes.clear()
+        fast_routes.clear()
 
 
 def register_backend(tool_name: str, backend: TokenizerBackend) -> None:
@@ -338,5 +354,8 @@ def resolve_route(tool_name: str, use_tokenizer: bool) -> Route:
     with _routes_lock:
         if len(resolved_routes) >= _MAX_ROUTES:
             resolved_routes.clear()
+            fast_routes.clear()
         resolved_routes[(tool_name, use_tokenizer)] = route
+        if use_tokenizer and route.env is None and route.cacheable and type(tool_name) is str:
+            fast_routes[tool_name] = route.entry
     return route

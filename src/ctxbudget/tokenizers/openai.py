@@ -285,24 +285,25 @@ class OpenAIBackend:
         self.encoding = encoding
         self.name = encoding.name
         self.tokenizer_id = f"tiktoken:{encoding.name}@{tiktoken_version()}"
-        self._encode = encoding.encode_ordinary
+        #: the compiled counter calls this directly: len(fast_encode(text)) or 1 == count(text) for short texts
+        self.fast_encode = encoding.encode_ordinary
         self.mapper = AdaptiveMapper()
 
     def count(self, text: str) -> int:
         if len(text) > SPLIT_CHARS:
             return max(1, sum(self.mapper.map(self._count_chunk, split_independent(text, SPLIT_CHARS // 4))))
-        n = len(self._encode(text))
+        n = len(self.fast_encode(text))
         return n if n else 1
 
     def _count_chunk(self, texts: Sequence[str]) -> list[int]:
-        encode = self._encode
+        encode = self.fast_encode
         return [len(encode(t)) or 1 for t in texts]
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
         return self.mapper.map(self._count_chunk, texts)
 
     def encode(self, text: str) -> list[int]:
-        return self._encode(text)
+        return self.fast_encode(text)
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         return self.encoding.decode_bytes(list(tokens))

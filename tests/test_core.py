@@ -1,0 +1,247 @@
+"""The compiled core (ctxbudget._core): the façade's dispatch, the store's invariants under threads, and its
+argument checks. Behaviour must be identical to the Python path it accelerates."""
+
+from __future__ import annotations
+
+import gc
+import random
+import threading
+import weakref
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import CharBackend
+from ctxbudget import TokenCountCache, TokenCounter, TokenizerFactory
+from ctxbudget._core import SHORT_TEXT_CHARS, Facade, count_route
+from ctxbudget.metrics import MetricsRecorder
+from ctxbudget.tokenizers.factory import fast_routes, resolve_route
+
+
+def o200k(text: str) -> int:
+    return max(1, len(TokenizerFactory.get_tiktoken_encoding("o200k_base").encode_ordinary(text)))
+
+
+class Recording:
+    """A fallback that records what reached it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[object, ...], dict[str, object]]] = []
+
+    def __call__(self, *args: object, **kwargs: object) -> int:
+        self.calls.append((args, kwargs))
+        return -1
+
+
+@pytest.fixture
+def facade() -> Iterator[tuple[Facade, Recording, dict[str, tuple[str, None, CharBackend]]]]:
+    backend = CharBackend()
+    routes = {"stub": ("ns", None, backend.count)}
+    fallback = Recording()
+    f = Facade(routes, MetricsRecorder(), fallback)
+    f.cache = TokenCountCache()
+    yield f, fallback, routes  # type: ignore[misc]
+
+
+def test_facade_serves_the_plain_call_itself(facade: tuple[Facade, Recording, dict]) -> None:  # type: ignore[type-arg]
+    f, fallback, _ = facade
+    assert f.count_tokens("abc", "stub") == 3
+    assert f.count_tokens("abc", "stub", True) == 3
+    assert f.count_tokens("abc", "stub", True, True) == 3
+    assert fallback.calls == []
+    assert f.cache is not None
+    assert f.cache.counters()[:2] == (2, 1)  # one miss, then two hits
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        (("abc", "other"), {}),  # no learned route
+        (("abc", "stub", False), {}),  # heuristic mode
+        (("abc", "stub", True, False), {}),  # use_cache=False
+        (("abc", "stub"), {"use_cache": True}),  # any keyword
+        (("x" * (SHORT_TEXT_CHARS + 1), "stub"), {}),  # long text: digest-keyed in Python
+        ((type("S", (str,), {})("abc"), "stub"), {}),  # str subclass
+        ((b"abc", "stub"), {}),  # not a str: the Python path raises the documented TypeError
+        (("abc",), {}),
+    ],
+)
+def test_facade_hands_everything_else_to_python(
+    facade: tuple[Facade, Recording, dict], args: tuple[object, ...], kwargs: dict[str, object]  # type: ignore[type-arg]
+) -> None:
+    f, fallback, _ = facade
+    assert f.count_tokens(*args, **kwargs) == -1
+    assert fallback.calls == [(args, kwargs)]
+
+
+def test_facade_without_cache_counts_and_records_no_cache_traffic(facade: tuple[Facade, Recording, dict]) -> None:  # type: ignore[type-arg]
+    f, fallback, _ = facade
+    f.cache = None
+    assert [f.count_tokens("abcd", "stub") for _ in range(3)] == [4, 4, 4]
+    assert fallback.calls == []
+    with pytest.raises(TypeError, match="TokenCountCache or None"):
+        f.cache = {}  # type: ignore[assignment]
+
+
+def test_count_tokens_matches_tiktoken_and_python_path_at_the_size_boundary() -> None:
+    TokenCounter.initialize_cache()
+    base = "Grüße, 世界! <|endoftext|> \ud800 tabs\t\tand  spaces "
+    for n in (SHORT_TEXT_CHARS - 1, SHORT_TEXT_CHARS, SHORT_TEXT_CHARS + 1):
+        text = (base * 40)[:n]
+        expected = o200k(text)
+        assert TokenCounter.count_tokens(text, "codex") == expected  # miss
+        assert TokenCounter.count_tokens(text, "codex") == expected  # hit
+        assert TokenCounter.count_tokens(text, "codex", use_cache=False) == expected
+    stats = TokenCounter.get_cache_statistics()
+    assert (stats.hits, stats.misses, stats.size) == (3, 3, 3)
+    metrics = TokenCounter.get_performance_metrics()
+    assert (metrics.total_counts, metrics.cache_hits, metrics.cache_misses) == (9, 3, 3)
+    assert metrics.total_time_ms > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=30))
+def test_fast_path_equals_tiktoken_with_duplicates(texts: list[str]) -> None:
+    TokenCounter.initialize_cache(maxsize=8)
+    for text in texts + texts:
+        assert TokenCounter.count_tokens(text, "codex") == o200k(text)
+    stats = TokenCounter.get_cache_statistics()
+    assert stats.hits + stats.misses == 2 * len(texts)
+    assert stats.size <= 8
+
+
+def test_routes_learned_by_the_facade_follow_register_backend() -> None:
+    TokenCounter.initialize_cache()
+    assert TokenCounter.count_tokens("hello world", "codex") == o200k("hello world")
+    assert "codex" in fast_routes
+    TokenCounter.register_backend("codex", CharBackend())
+    assert "codex" not in fast_routes
+    assert TokenCounter.count_tokens("hello world", "codex") == len("hello world")
+
+
+def test_claude_routes_are_never_served_without_rechecking_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "Привет, мир! Tokenizers differ on Cyrillic text and 12345 numbers."
+    newest, v3 = (TokenizerFactory.get_claude_backend(f).count(text) for f in ("4.7", "3"))
+    assert newest != v3
+    TokenCounter.initialize_cache()
+    assert TokenCounter.count_tokens(text, "claude") == newest
+    assert "claude" not in fast_routes
+    monkeypatch.setenv("CLAUDE_MODEL", "claude-3-5-sonnet-20241022")
+    assert TokenCounter.count_tokens(text, "claude") == v3
+    assert resolve_route("claude", True).backend.tokenizer_id.startswith("ctok:claude-3@")
+
+
+def test_eight_threads_through_the_facade_with_a_tiny_ttl() -> None:
+    cache = TokenCounter.initialize_cache(maxsize=64, ttl=0.001)
+    texts = [f"text number {i} " * (1 + i % 7) for i in range(300)]
+    expected = {t: o200k(t) for t in texts}
+    calls_per_thread = 20_000
+    wrong: list[tuple[str, int]] = []
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(calls_per_thread):
+                text = rng.choice(texts)
+                n = TokenCounter.count_tokens(text, "codex")
+                if n != expected[text]:
+                    wrong.append((text, n))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stats = cache.get_statistics()
+    assert errors == [] and wrong == []
+    assert stats.hits + stats.misses == 8 * calls_per_thread
+    assert stats.size <= 64
+    metrics = TokenCounter.get_performance_metrics()
+    assert (metrics.cache_hits, metrics.cache_misses) == (stats.hits, stats.misses)
+
+
+def test_swapping_the_cache_while_a_count_is_running() -> None:
+    """The tokenizer runs outside the store's critical sections: the cache may be replaced meanwhile."""
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(CharBackend):
+        def count(self, text: str) -> int:
+            if text != "warm":
+                entered.set()
+                assert release.wait(10)
+            return super().count(text)
+
+    TokenCounter.register_backend("stub", Slow())
+    old = TokenCounter.initialize_cache()
+    TokenCounter.count_tokens("warm", "stub")  # learn the route
+    results: list[int] = []
+    worker = threading.Thread(target=lambda: results.append(TokenCounter.count_tokens("abcdef", "stub")))
+    worker.start()
+    assert entered.wait(10)
+    TokenCounter.initialize_cache()
+    del old
+    gc.collect()
+    release.set()
+    worker.join(10)
+    assert results == [6]
+
+
+def test_store_rejects_bad_keys_before_touching_statistics() -> None:
+    cache = TokenCountCache()
+    with pytest.raises(TypeError, match="namespace must be str"):
+        cache.lookup(1, "a")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="key must be str or int"):
+        cache.lookup("ns", 1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="key must be str or int"):
+        cache.lookup_many("ns", ["a", ("a",)])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="count must be an int >= 0"):
+        cache.store("ns", "a", True)
+    assert cache.counters() == (0, 0, 0, 0, 0)
+
+
+def test_count_route_checks_its_arguments() -> None:
+    recorder = MetricsRecorder()
+    entry = ("ns", None, len)
+    assert count_route(entry, "abc", None, recorder) == (3, False)
+    with pytest.raises(TypeError, match="route entry"):
+        count_route(("ns", None), "abc", None, recorder)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="digest-keyed"):
+        count_route(entry, "x" * (SHORT_TEXT_CHARS + 1), None, recorder)
+    with pytest.raises(TypeError, match="TokenCountCache or None"):
+        count_route(entry, "abc", {}, recorder)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="count must be an int"):
+        count_route(("ns", None, lambda t: "3"), "abc", None, recorder)  # type: ignore[arg-type, return-value]
+    assert recorder.totals()[:3] == (1, 0, 0)
+
+
+def test_fast_encode_unicode_errors_fall_back_to_the_count() -> None:
+    def fussy(text: str) -> list[int]:
+        raise UnicodeEncodeError("utf-8", text, 0, 1, "surrogates not allowed")
+
+    assert count_route(("ns", fussy, len), "\ud800ab", None, MetricsRecorder()) == (3, False)
+    with pytest.raises(ZeroDivisionError):
+        count_route(("ns", lambda t: 1 / 0, len), "ab", None, MetricsRecorder())  # type: ignore[arg-type, return-value]
+
+
+def test_a_cache_in_a_reference_cycle_is_collected() -> None:
+    class Timed(TokenCountCache):
+        def tick(self) -> float:
+            return 1.0
+
+    cache = Timed(ttl=5.0)
+    cache.__init__(ttl=5.0, timer=cache.tick)  # type: ignore[misc]  # the timer refers back to the cache
+    cache.set("a", "t", 1)
+    ref = weakref.ref(cache)
+    del cache
+    gc.collect()
+    assert ref() is None
+
+
+def test_recorder_rejects_inconsistent_records() -> None:
+    with pytest.raises(ValueError, match="counts >= hits \\+ misses"):
+        MetricsRecorder().record(1, 1, 1, 0.0, 1)
