@@ -388,6 +388,10 @@ Store_lookup_many(Store *st, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *ns = args[0];
+    int64_t now = 0;
+    /* the clock first: an injected timer is Python code, which must not run while we hold the keys' items */
+    if (st->enabled && st->ttl_ns && store_now(st, &now) < 0)
+        return NULL;
     PyObject *seq = PySequence_Fast(args[1], "keys must be a sequence");
     if (seq == NULL)
         return NULL;
@@ -402,9 +406,6 @@ Store_lookup_many(Store *st, PyObject *const *args, Py_ssize_t nargs)
         PyList_SET_ITEM(out, i, Py_NewRef(Py_None));
     }
     if (st->enabled) {
-        int64_t now = 0;
-        if (st->ttl_ns && store_now(st, &now) < 0)
-            goto fail;
         for (Py_ssize_t i = 0; i < n; i++) {
             int64_t c = store_lookup(st, ns, keys[i], now);
             if (c == -2)
@@ -433,7 +434,9 @@ Store_store_many(Store *st, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *ns = args[0], *result = NULL;
-    int64_t *counts = NULL;
+    int64_t *counts = NULL, now = 0;
+    if (st->enabled && st->ttl_ns && store_now(st, &now) < 0) /* before holding the items (see lookup_many) */
+        return NULL;
     PyObject *keys = PySequence_Fast(args[1], "keys must be a sequence");
     PyObject *values = keys ? PySequence_Fast(args[2], "counts must be a sequence") : NULL;
     if (values == NULL)
@@ -454,9 +457,6 @@ Store_store_many(Store *st, PyObject *const *args, Py_ssize_t nargs)
             goto done;
     }
     if (st->enabled) {
-        int64_t now = 0;
-        if (st->ttl_ns && store_now(st, &now) < 0)
-            goto done;
         /* earlier entries would be evicted by later ones of this call: never let them displace anything */
         for (Py_ssize_t i = n > st->maxsize ? n - st->maxsize : 0; i < n; i++) {
             if (store_insert(st, ns, PySequence_Fast_GET_ITEM(keys, i), counts[i], now) < 0)
