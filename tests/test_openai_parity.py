@@ -158,6 +158,33 @@ def test_huge_text_uses_split_counting_and_matches(reference: dict[str, tiktoken
         assert backend.count(text) == len(reference[name].encode_ordinary(text)), name
 
 
+@pytest.mark.parametrize("run", [" ", "\t", "\n"])
+def test_long_whitespace_runs_are_cut_exactly(run: str, reference: dict[str, tiktoken.Encoding],
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Runs from LONG_WHITESPACE_RUN on are counted in pieces; for one-character runs that tiktoken can
+    still count whole (it overflows only near a million), the pieces add up to its count."""
+    text = "head words" + run * (openai_mod.LONG_WHITESPACE_RUN + 77_777) + "tail words"
+    for name in ENCODING_NAMES:
+        with caplog.at_level("WARNING", logger="ctxbudget.tokenizers"):
+            assert TokenizerFactory.get_openai_backend(name).count(text) == len(reference[name].encode_ordinary(text))
+        assert "counted it in pieces" in caplog.text
+        caplog.clear()
+
+
+def test_a_million_spaces_count_instead_of_panicking() -> None:
+    # tiktoken 0.14 raises pyo3's PanicException (a BaseException) here for o200k
+    assert TokenizerFactory.get_openai_backend("o200k_base").count(" " * 1_000_000) == 7813
+    assert TokenCounter.count_tokens("x" + " \t" * 600_000 + "y", "codex") > 0
+
+
+def test_whitespace_run_detection_is_exact_at_the_threshold() -> None:
+    limit = openai_mod.LONG_WHITESPACE_RUN
+    for offset in (0, 1, openai_mod.WHITESPACE_PIECE_CHARS - 1, 123_457):
+        assert openai_mod.has_long_whitespace_run("a" * offset + " " * limit + "b")
+        assert not openai_mod.has_long_whitespace_run("a" * offset + " " * (limit - 1) + "b")
+    assert not openai_mod.has_long_whitespace_run("word " * 400_000)
+
+
 def _corrupted_copy(tmp_path: Path, name: str) -> Path:
     data = bytearray(_vocab_bytes(name))
     data[10] = ord("A") if data[10] != ord("A") else ord("B")

@@ -12,8 +12,10 @@ import base64
 import contextlib
 import gzip
 import hashlib
+import logging
 import marshal
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +25,8 @@ from typing import TYPE_CHECKING
 from .._parallel import AdaptiveMapper
 from ..errors import TokenizerLoadError
 from .base import EXACT, TokenizerType
+
+logger = logging.getLogger("ctxbudget.tokenizers")
 
 if TYPE_CHECKING:
     import tiktoken
@@ -244,6 +248,29 @@ def tiktoken_version() -> str:
 #: Texts longer than this are split at pre-tokenizer boundaries and counted in parallel.
 SPLIT_CHARS = 1 << 20
 
+#: tiktoken 0.14's regex overflows its stack (a Rust panic) on whitespace runs of about a million characters
+#: (900k still pass). Runs from LONG_WHITESPACE_RUN characters on are counted in WHITESPACE_PIECE_CHARS pieces;
+#: only texts at least that long are scanned.
+LONG_WHITESPACE_RUN = 1 << 19
+WHITESPACE_PIECE_CHARS = 1 << 18
+# the lookbehind makes every attempt start at the beginning of a run, so the scan stays linear
+_LONG_WHITESPACE_RUN = re.compile(rf"(?<!\s)\s{{{LONG_WHITESPACE_RUN},}}")
+
+
+def has_long_whitespace_run(text: str) -> bool:
+    """Whether ``text`` holds a whitespace run of ``LONG_WHITESPACE_RUN`` characters or more.
+
+    Such a run (twice ``WHITESPACE_PIECE_CHARS``) always covers one aligned block of ``WHITESPACE_PIECE_CHARS``;
+    ``isspace()`` stops at the first other character, so ordinary texts are ruled out in microseconds and
+    only a text with an all-whitespace block pays for the regex scan.
+    """
+    step = WHITESPACE_PIECE_CHARS
+    if len(text) < LONG_WHITESPACE_RUN or not any(
+        text[i : i + step].isspace() for i in range(0, len(text) - step + 1, step)
+    ):
+        return False
+    return _LONG_WHITESPACE_RUN.search(text) is not None
+
 
 def split_independent(text: str, target: int) -> list[str]:
     """Split ``text`` into pieces of about ``target`` characters whose counts add up exactly.
@@ -290,10 +317,33 @@ class OpenAIBackend:
         self.mapper = AdaptiveMapper()
 
     def count(self, text: str) -> int:
+        if len(text) >= LONG_WHITESPACE_RUN and has_long_whitespace_run(text):
+            return max(1, self._count_cutting_whitespace_runs(text))
         if len(text) > SPLIT_CHARS:
             return max(1, sum(self.mapper.map(self._count_chunk, split_independent(text, SPLIT_CHARS // 4))))
         n = len(self.fast_encode(text))
         return n if n else 1
+
+    def _count_cutting_whitespace_runs(self, text: str) -> int:
+        """Count with every long whitespace run cut into ``WHITESPACE_PIECE_CHARS`` pieces (no piece holds a
+        run long enough to be cut again). Exact for runs of one character (BPE of a uniform run adds up at
+        these multiples of 128); for runs alternating two characters a cut may cost a token. Said loudly,
+        since the count is then not guaranteed exact."""
+        pieces: list[str] = []
+        start = 0
+        longest = 0
+        for run in _LONG_WHITESPACE_RUN.finditer(text):
+            longest = max(longest, run.end() - run.start())
+            for cut in range(run.start() + WHITESPACE_PIECE_CHARS, run.end(), WHITESPACE_PIECE_CHARS):
+                pieces.append(text[start:cut])
+                start = cut
+        pieces.append(text[start:])
+        logger.warning(
+            "%s: tiktoken cannot tokenise a whitespace run of %d characters in one piece; counted it in pieces "
+            "of %d (exact for runs of one character, may differ by a few tokens otherwise)",
+            self.name, longest, WHITESPACE_PIECE_CHARS,
+        )
+        return sum(self.count(piece) for piece in pieces)
 
     def _count_chunk(self, texts: Sequence[str]) -> list[int]:
         encode = self.fast_encode
