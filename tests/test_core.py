@@ -219,7 +219,7 @@ def test_count_route_checks_its_arguments() -> None:
     assert recorder.totals()[:3] == (1, 0, 0)
 
 
-def test_fast_encode_unicode_errors_fall_back_to_the_count() -> None:
+def test_encode_unicode_errors_fall_back_to_the_count() -> None:
     def fussy(text: str) -> list[int]:
         raise UnicodeEncodeError("utf-8", text, 0, 1, "surrogates not allowed")
 

@@ -25,6 +25,7 @@ import ctxbudget.tokenizers.factory as factory_mod
 import ctxbudget.tokenizers.openai as openai_mod
 from corpus import hard_corpus
 from ctxbudget import TokenCounter, TokenizerFactory, TokenizerLoadError
+from ctxbudget.cache.memory import SHORT_TEXT_CHARS
 
 ENCODING_NAMES = ("cl100k_base", "o200k_base")
 _URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
@@ -64,6 +65,20 @@ def test_corpus_is_large_and_deterministic(corpus: list[str]) -> None:
     assert len(corpus) >= 3000
     assert hard_corpus() == corpus
     assert hard_corpus(1) != corpus
+
+
+def test_compiled_path_matches_tiktoken_on_hard_corpus(reference: dict[str, tiktoken.Encoding],
+                                                       corpus: list[str]) -> None:
+    """TokenCounter.count_tokens of short texts runs in C on tiktoken's core (lone surrogates: via the
+    wrapper's repair); misses and hits must both give tiktoken's count."""
+    short = [t for t in corpus if len(t) <= SHORT_TEXT_CHARS]
+    assert len(short) > 1000 and any("\ud800" <= c <= "\udfff" for t in short for c in t)
+    TokenCounter.initialize_cache(maxsize=len(short) + 1)
+    ref = reference["o200k_base"]
+    expected = [max(1, len(ref.encode_ordinary(t))) for t in short]
+    assert [TokenCounter.count_tokens(t, "codex") for t in short] == expected
+    assert [TokenCounter.count_tokens((t + "\x00")[:-1], "codex") for t in short] == expected
+    assert TokenCounter.get_cache_statistics().hits >= len(short)
 
 
 @pytest.mark.spec(1)

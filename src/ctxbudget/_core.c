@@ -667,18 +667,18 @@ static PyTypeObject RecorderType = {
 /* ---------------------------------------------------------------------------------------------------- */
 /* count_route: the cache discipline for one short text.                                                 */
 /*                                                                                                       */
-/* A route entry is the tuple (namespace, fast_encode, count):                                           */
-/*   namespace    the cache namespace (tool, tokenizer id and version, mode)                             */
-/*   fast_encode  None, or a callable whose result's len() is the token count (minimum 1), for backends  */
-/*                that are fast enough to call directly (tiktoken); UnicodeError falls back to count     */
-/*   count        text -> int: the backend's count (single-flight wrapped for slow backends)             */
+/* A route entry is the tuple (namespace, encode, count):                                                */
+/*   namespace  the cache namespace (tool, tokenizer id and version, mode)                               */
+/*   encode     None, or a callable whose result's len() is the token count (minimum 1), for backends    */
+/*              fast enough to call directly (tiktoken's core); a UnicodeError falls back to count       */
+/*   count      text -> int: the backend's count (single-flight wrapped for slow backends)               */
 
 static int
 check_entry(PyObject *entry)
 {
     if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 3 ||
         !PyUnicode_CheckExact(PyTuple_GET_ITEM(entry, 0))) {
-        PyErr_SetString(PyExc_TypeError, "route entry must be a tuple (namespace: str, fast_encode, count)");
+        PyErr_SetString(PyExc_TypeError, "route entry must be a tuple (namespace: str, encode, count)");
         return -1;
     }
     return 0;
@@ -687,9 +687,9 @@ check_entry(PyObject *entry)
 static int
 tokenize(PyObject *entry, PyObject *text, int64_t *out)
 {
-    PyObject *fast = PyTuple_GET_ITEM(entry, 1);
-    if (fast != Py_None) {
-        PyObject *pieces = PyObject_CallOneArg(fast, text);
+    PyObject *encode = PyTuple_GET_ITEM(entry, 1);
+    if (encode != Py_None) {
+        PyObject *pieces = PyObject_CallOneArg(encode, text);
         if (pieces != NULL) {
             Py_ssize_t n = PyList_CheckExact(pieces) ? PyList_GET_SIZE(pieces) : PyObject_Length(pieces);
             Py_DECREF(pieces);

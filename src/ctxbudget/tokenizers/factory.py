@@ -227,7 +227,7 @@ class Route:
     """A resolved (tool, mode): the backend and the cache variant naming tokenizer, version and mode.
 
     ``entry`` is what the compiled counter (``_core.count_route``) needs: the cache namespace, the backend's
-    ``fast_encode`` if it has one (a C-level callable whose result's ``len()`` is the count), and the count
+    ``core_encode`` if it has one (a C-level callable whose result's ``len()`` is the count), and the count
     to call otherwise — single-flight wrapped unless the backend is tiktoken, which is fast enough that
     waiting for another thread would not pay.
     """
@@ -248,7 +248,7 @@ class Route:
         count: Callable[[str], int] = backend.count
         if backend.tokenizer_type is not TokenizerType.TIKTOKEN:
             count = partial(text_flight, self.key_prefix, backend.count)
-        self.entry = (self.key_prefix, getattr(backend, "fast_encode", None), count)
+        self.entry = (self.key_prefix, getattr(backend, "core_encode", None), count)
 
 
 resolved_routes: dict[tuple[str, bool], Route] = {}

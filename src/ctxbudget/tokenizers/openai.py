@@ -312,8 +312,12 @@ class OpenAIBackend:
         self.encoding = encoding
         self.name = encoding.name
         self.tokenizer_id = f"tiktoken:{encoding.name}@{tiktoken_version()}"
-        #: the compiled counter calls this directly: len(fast_encode(text)) or 1 == count(text) for short texts
-        self.fast_encode = encoding.encode_ordinary
+        self._encode = encoding.encode_ordinary
+        #: for the compiled counter (short texts): the Rust core's encode_ordinary, without the Python wrapper
+        #: frame (~0.1-0.2 us a call). It raises UnicodeEncodeError on lone surrogates, where the counter falls
+        #: back to ``count`` and so to the wrapper's surrogate repair. tiktoken is pinned; if a release drops
+        #: the attribute, the public method is used.
+        self.core_encode = getattr(encoding, "_core_bpe", encoding).encode_ordinary
         self.mapper = AdaptiveMapper()
 
     def count(self, text: str) -> int:
@@ -321,7 +325,7 @@ class OpenAIBackend:
             return max(1, self._count_cutting_whitespace_runs(text))
         if len(text) > SPLIT_CHARS:
             return max(1, sum(self.mapper.map(self._count_chunk, split_independent(text, SPLIT_CHARS // 4))))
-        n = len(self.fast_encode(text))
+        n = len(self._encode(text))
         return n if n else 1
 
     def _count_cutting_whitespace_runs(self, text: str) -> int:
@@ -346,14 +350,14 @@ class OpenAIBackend:
         return sum(self.count(piece) for piece in pieces)
 
     def _count_chunk(self, texts: Sequence[str]) -> list[int]:
-        encode = self.fast_encode
+        encode = self._encode
         return [len(encode(t)) or 1 for t in texts]
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
         return self.mapper.map(self._count_chunk, texts)
 
     def encode(self, text: str) -> list[int]:
-        return self.fast_encode(text)
+        return self._encode(text)
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         return self.encoding.decode_bytes(list(tokens))
