@@ -11,7 +11,8 @@ from ctxbudget import TokenCounter, TokenizerFactory
 from ctxbudget.tokenizers.base import TokenizerType
 from ctxbudget.tokenizers.factory import invalidate_routes, set_claude_model, unregister_backend
 
-CLAUDE_ENV = ("CLAUDE_MODEL", "ANTHROPIC_MODEL", "CLAUDE_CODE_MODEL", "HF_HUB_OFFLINE", "CTXBUDGET_GEMINI_MODEL")
+CLAUDE_ENV = ("CLAUDE_MODEL", "ANTHROPIC_MODEL", "CLAUDE_CODE_MODEL", "HF_HUB_OFFLINE", "CTXBUDGET_GEMINI_MODEL",
+              "CTXBUDGET_ACCELERATOR")
 
 
 class _NoNetwork(OSError):

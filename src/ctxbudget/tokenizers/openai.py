@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from .._parallel import AdaptiveMapper
 from ..errors import TokenizerLoadError
+from . import accelerator
 from .base import EXACT, TokenizerType
 
 logger = logging.getLogger("ctxbudget.tokenizers")
@@ -247,6 +248,9 @@ def tiktoken_version() -> str:
 
 #: Texts longer than this are split at pre-tokenizer boundaries and counted in parallel.
 SPLIT_CHARS = 1 << 20
+#: Single texts from this length on go to the accelerator once it is loaded (below it, its per-call cost of
+#: ~30 us is more than tiktoken needs).
+ACCELERATE_TEXT_CHARS = 4096
 
 #: tiktoken 0.14's regex overflows its stack (a Rust panic) on whitespace runs of about a million characters
 #: (900k still pass). Runs from LONG_WHITESPACE_RUN characters on are counted in WHITESPACE_PIECE_CHARS pieces;
@@ -319,8 +323,57 @@ class OpenAIBackend:
         #: the attribute, the public method is used.
         self.core_encode = getattr(encoding, "_core_bpe", encoding).encode_ordinary
         self.mapper = AdaptiveMapper()
+        self._accelerator: accelerator.Accelerator | None = None
+        self._accelerator_state = "off" if accelerator.mode() == "off" else "idle"  # -> loading -> ready | off
+        self._accelerator_lock = threading.Lock()
+        self._loader: threading.Thread | None = None
+        self._work_chars = 0
+        if accelerator.mode() == "eager":
+            self.accelerate()
 
+    # --- the optional accelerator (tokenizers/accelerator.py) ---------------------------------------------
+    @property
+    def accelerated(self) -> bool:
+        """Whether batches and long texts are counted by the verified accelerator."""
+        return self._accelerator is not None
+
+    def accelerate(self, wait: bool = False) -> bool:
+        """Load the accelerator now, in a background thread unless ``wait``; True once it is in use."""
+        with self._accelerator_lock:
+            if self._accelerator_state == "idle":
+                self._accelerator_state = "loading"
+                self._loader = threading.Thread(
+                    target=self._load_accelerator, name="ctxbudget-accelerator", daemon=True
+                )
+                self._loader.start()
+            loader = self._loader
+        if wait and loader is not None:
+            loader.join()
+        return self._accelerator is not None
+
+    def _load_accelerator(self) -> None:
+        try:
+            loaded = accelerator.load(self.name, self._encode)
+        except Exception:  # an optional speed-up must never break counting
+            logger.warning("%s: accelerator failed to load; counting with tiktoken only", self.name, exc_info=True)
+            loaded = None
+        self._accelerator = loaded
+        self._accelerator_state = "ready" if loaded is not None else "off"
+
+    def _note_work(self, chars: int) -> None:
+        """Load the accelerator once this backend has counted enough to repay the load (see its module)."""
+        self._work_chars += chars
+        if self._work_chars >= accelerator.ACCELERATE_AFTER_CHARS:
+            self.accelerate()
+
+    # --- counting ------------------------------------------------------------------------------------------
     def count(self, text: str) -> int:
+        if len(text) >= ACCELERATE_TEXT_CHARS:
+            fast = self._accelerator
+            if fast is not None:
+                return fast.count(text)
+            if self._accelerator_state == "idle":
+                self._note_work(len(text))
         if len(text) >= LONG_WHITESPACE_RUN and has_long_whitespace_run(text):
             return max(1, self._count_cutting_whitespace_runs(text))
         if len(text) > SPLIT_CHARS:
@@ -354,6 +407,11 @@ class OpenAIBackend:
         return [len(encode(t)) or 1 for t in texts]
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
+        fast = self._accelerator
+        if fast is not None:
+            return fast.count_batch(texts)
+        if self._accelerator_state == "idle":
+            self._note_work(sum(map(len, texts)))
         return self.mapper.map(self._count_chunk, texts)
 
     def encode(self, text: str) -> list[int]:

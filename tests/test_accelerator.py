@@ -1,0 +1,128 @@
+"""The toktok accelerator: trusted only where verified — the pinned binary, and texts its guard clears.
+
+The sweep below re-checks, for every code point the guard lets through, that the accelerator counts it in
+each context exactly as tiktoken does (the reference); the hard corpus covers the guarded ones.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import unicodedata
+
+import pytest
+
+import ctxbudget.tokenizers._accelerator_data as data
+from corpus import hard_corpus
+from ctxbudget import TokenCounter, TokenizerFactory
+from ctxbudget._core import reference_only
+from ctxbudget.tokenizers import accelerator
+
+pytestmark = pytest.mark.skipif(
+    accelerator.load("o200k_base", TokenizerFactory.get_tiktoken_encoding("o200k_base").encode_ordinary) is None,
+    reason="the verified toktok build is not installed here",
+)
+
+
+
+
+def _accelerated(name: str) -> accelerator.Accelerator:
+    loaded = accelerator.load(name, TokenizerFactory.get_tiktoken_encoding(name).encode_ordinary)
+    assert loaded is not None
+    return loaded
+
+
+_FIRSTS = [first for first, _ in data.REFERENCE_ONLY_RANGES]
+
+
+def _guarded(cp: int) -> bool:
+    i = bisect.bisect_right(_FIRSTS, cp) - 1
+    return i >= 0 and cp <= data.REFERENCE_ONLY_RANGES[i][1]
+
+
+def test_guard_covers_surrogates_and_every_code_point_unassigned_in_unicode_15() -> None:
+    _accelerated("o200k_base")  # installs the guard
+    assert data.UNICODE_VERSION == "15.0.0"
+    assert all(_guarded(cp) for cp in (0xD800, 0xDBFF, 0xDC00, 0xDFFF))
+    if unicodedata.unidata_version == data.UNICODE_VERSION:
+        unassigned = [cp for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Cn"]
+        assert all(map(_guarded, unassigned))
+    for first, last in data.REFERENCE_ONLY_RANGES:
+        edges = [chr(first), chr(last), "abc " + chr(last) + " def"]
+        assert reference_only(edges) == [0, 1, 2]
+        outside = [chr(cp) for cp in (first - 1, last + 1) if 0 <= cp < 0x110000 and not _guarded(cp)]
+        assert reference_only(outside) == []
+    assert reference_only(["plain ascii", "latin-1 ÿé", "世界", "emoji 😀"]) == []
+
+
+@pytest.mark.parametrize("name", accelerator.ENCODINGS)
+def test_every_cleared_code_point_counts_as_tiktoken_in_every_context(name: str) -> None:
+    fast = _accelerated(name)
+    encode = TokenizerFactory.get_tiktoken_encoding(name).encode_ordinary
+    cleared = [chr(cp) for cp in range(0x110000) if not _guarded(cp)]
+    assert len(cleared) > 280_000
+    for context in accelerator.CONTEXTS:
+        texts = [context.format(c=c) for c in cleared]
+        counts = fast.count_batch(texts)
+        wrong = [t for t, n in zip(texts, counts, strict=True) if n != (len(encode(t)) or 1)]
+        assert wrong == [], (context, wrong[:5])
+
+
+@pytest.mark.parametrize("name", accelerator.ENCODINGS)
+def test_hard_corpus_through_the_accelerated_backend(name: str) -> None:
+    backend = TokenizerFactory.get_openai_backend(name)
+    assert backend.accelerate(wait=True)
+    encode = TokenizerFactory.get_tiktoken_encoding(name).encode_ordinary
+    corpus = hard_corpus()
+    expected = [len(encode(t)) or 1 for t in corpus]
+    assert any(reference_only(corpus))  # surrogates and unassigned code points take the reference path
+    assert backend.count_batch(corpus) == expected
+    assert [backend.count(t) for t in corpus] == expected
+    long_text = "\n".join(corpus)
+    assert backend.count(long_text) == len(encode(long_text))
+
+
+def test_batch_count_tokens_is_unchanged_by_the_accelerator() -> None:
+    corpus = hard_corpus()[:500]
+    plain = TokenCounter.batch_count_tokens(corpus, "codex", use_cache=False)
+    assert TokenizerFactory.get_openai_backend("o200k_base").accelerate(wait=True)
+    TokenCounter.initialize_cache(maxsize=10_000)
+    assert TokenCounter.batch_count_tokens(corpus, "codex") == plain
+    assert TokenCounter.batch_count_tokens(corpus, "codex") == plain  # from the cache
+    assert TokenCounter.get_cache_statistics().hits >= len(set(corpus))
+
+
+def test_an_unverified_binary_is_not_used(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(data, "TOKTOK_BINARY_SHA256", "0" * 64)
+    backend = TokenizerFactory.get_openai_backend("o200k_base")
+    with caplog.at_level(logging.WARNING, logger="ctxbudget.tokenizers"):
+        assert backend.accelerate(wait=True) is False
+    assert "verified build is 0000" in caplog.text
+    assert backend.count_batch(["hello world"] * 3) == [2, 2, 2]
+
+
+def test_other_versions_are_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(data, "TIKTOKEN_VERSION", "0.0.1")
+    assert accelerator.load("o200k_base", len) is None
+    assert accelerator.load("p50k_base", len) is None  # not verified for other encodings
+
+
+def test_loads_in_the_background_after_enough_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(accelerator, "ACCELERATE_AFTER_CHARS", 10_000)
+    backend = TokenizerFactory.get_openai_backend("o200k_base")
+    assert not backend.accelerated
+    text = "word " * 100
+    assert backend.count_batch([text] * 10) == [backend.count(text)] * 10  # 5,000 characters: not yet
+    assert backend._loader is None
+    backend.count_batch([text] * 10)
+    assert backend._loader is not None
+    assert backend.accelerate(wait=True) and backend.accelerated
+
+
+@pytest.mark.parametrize(("value", "loads"), [("0", False), ("1", True)])
+def test_environment_switch(monkeypatch: pytest.MonkeyPatch, value: str, loads: bool) -> None:
+    monkeypatch.setenv(accelerator.ENV_VAR, value)
+    monkeypatch.setattr(accelerator, "ACCELERATE_AFTER_CHARS", 1)
+    backend = TokenizerFactory.get_openai_backend("cl100k_base")
+    backend.count_batch(["some text"] * 4)
+    assert backend.accelerate(wait=True) is loads
