@@ -337,6 +337,12 @@ class OpenAIBackend:
         """Whether batches and long texts are counted by the verified accelerator."""
         return self._accelerator is not None
 
+    @property
+    def async_chunk_chars(self) -> int:
+        """Characters per executor task in async batches: one task per several MiB once accelerated (each call
+        has a fixed cost and concurrent calls contend inside toktok), else 64 KiB so both cores share the work."""
+        return 8 << 20 if self._accelerator is not None else 64 << 10
+
     def accelerate(self, wait: bool = False) -> bool:
         """Load the accelerator now, in a background thread unless ``wait``; True once it is in use."""
         with self._accelerator_lock:
