@@ -126,3 +126,19 @@ def test_environment_switch(monkeypatch: pytest.MonkeyPatch, value: str, loads: 
     backend = TokenizerFactory.get_openai_backend("cl100k_base")
     backend.count_batch(["some text"] * 4)
     assert backend.accelerate(wait=True) is loads
+
+
+def test_a_rare_character_sends_only_its_piece_to_tiktoken(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = TokenizerFactory.get_openai_backend("o200k_base")
+    assert backend.accelerate(wait=True)
+    encode = TokenizerFactory.get_tiktoken_encoding("o200k_base").encode_ordinary
+    paragraph = "Rules for the agent:\nKeep answers short. Never print secrets. Run the tests.\n"
+    text = paragraph * 2000 + "a\u088f's" + paragraph * 2000  # U+088F: assigned after Unicode 15
+    sent_to_reference: list[str] = []
+    fast = backend._accelerator
+    assert fast is not None
+    reference = fast._reference
+    monkeypatch.setattr(fast, "_reference", lambda t: sent_to_reference.append(t) or reference(t))
+    assert backend.count(text) == len(encode(text))
+    assert len(sent_to_reference) == 1 and "\u088f" in sent_to_reference[0]
+    assert len(sent_to_reference[0]) < 40_000
