@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import bisect
 import logging
+import subprocess
+import sys
 import unicodedata
+from collections.abc import Callable
 
 import pytest
 
@@ -18,8 +21,13 @@ from ctxbudget import TokenCounter, TokenizerFactory
 from ctxbudget._core import reference_only
 from ctxbudget.tokenizers import accelerator
 
+
+def _reference(name: str) -> Callable[[str], int]:
+    return TokenizerFactory.get_openai_backend(name)._count_with_tiktoken
+
+
 pytestmark = pytest.mark.skipif(
-    accelerator.load("o200k_base", TokenizerFactory.get_tiktoken_encoding("o200k_base").encode_ordinary) is None,
+    accelerator.load("o200k_base", _reference("o200k_base")) is None,
     reason="the verified toktok build is not installed here",
 )
 
@@ -27,7 +35,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _accelerated(name: str) -> accelerator.Accelerator:
-    loaded = accelerator.load(name, TokenizerFactory.get_tiktoken_encoding(name).encode_ordinary)
+    loaded = accelerator.load(name, _reference(name))
     assert loaded is not None
     return loaded
 
@@ -142,3 +150,28 @@ def test_a_rare_character_sends_only_its_piece_to_tiktoken(monkeypatch: pytest.M
     assert backend.count(text) == len(encode(text))
     assert len(sent_to_reference) == 1 and "\u088f" in sent_to_reference[0]
     assert len(sent_to_reference[0]) < 40_000
+
+
+def test_without_the_guard_table_every_text_goes_to_the_reference() -> None:
+    code = "from ctxbudget._core import reference_only; print(reference_only(['plain', 'text']))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[0, 1]"
+
+
+def test_accelerated_batches_survive_long_whitespace_runs(caplog: pytest.LogCaptureFixture) -> None:
+    backend = TokenizerFactory.get_openai_backend("o200k_base")
+    assert backend.accelerate(wait=True)
+    run = "x" + " " * 1_000_000 + "y"
+    texts = [run, run + "\ud800", "short"]  # the second is guarded: tiktoken, which must cut the run
+    with caplog.at_level(logging.WARNING, logger="ctxbudget.tokenizers"):
+        counts = backend.count_batch(texts)
+    assert counts[0] == backend.count(run) == 7815
+    assert counts[1] == backend.count(run + "\ud800") > counts[0]
+    assert "counted it in pieces" in caplog.text
+
+
+def test_version_drift_is_a_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(data, "TOKTOK_VERSION", "9.9.9")
+    with caplog.at_level(logging.WARNING, logger="ctxbudget.tokenizers"):
+        assert accelerator.load("o200k_base", _reference("o200k_base")) is None
+    assert "verified for toktok 9.9.9" in caplog.text

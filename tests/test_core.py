@@ -77,10 +77,14 @@ def test_facade_hands_everything_else_to_python(
 
 
 def test_facade_without_cache_counts_and_records_no_cache_traffic(facade: tuple[Facade, Recording, dict]) -> None:  # type: ignore[type-arg]
-    f, fallback, _ = facade
+    f, fallback, routes = facade
+    recorder = MetricsRecorder()
+    f.__init__(routes, recorder, fallback)  # type: ignore[misc]
     f.cache = None
     assert [f.count_tokens("abcd", "stub") for _ in range(3)] == [4, 4, 4]
     assert fallback.calls == []
+    counts, hits, misses, seconds, batch_size = recorder.totals()
+    assert (counts, hits, misses, batch_size) == (3, 0, 0, 1) and seconds > 0
     with pytest.raises(TypeError, match="TokenCountCache or None"):
         f.cache = {}  # type: ignore[assignment]
 
@@ -245,3 +249,71 @@ def test_a_cache_in_a_reference_cycle_is_collected() -> None:
 def test_recorder_rejects_inconsistent_records() -> None:
     with pytest.raises(ValueError, match="counts >= hits \\+ misses"):
         MetricsRecorder().record(1, 1, 1, 0.0, 1)
+
+
+def test_an_overridden_count_is_called_for_short_texts_too() -> None:
+    """A backend subclass (or an instance whose count was replaced) must not be bypassed by the compiled path."""
+    from ctxbudget.tokenizers.openai import OpenAIBackend
+
+    class Framed(OpenAIBackend):
+        def count(self, text: str) -> int:
+            return super().count(text) + 3
+
+    encoding = TokenizerFactory.get_tiktoken_encoding("o200k_base")
+    TokenCounter.register_backend("stub", Framed(encoding))
+    TokenCounter.initialize_cache()
+    for _ in range(2):  # miss, then hit
+        assert TokenCounter.count_tokens("hello world", "stub") == o200k("hello world") + 3
+    patched = OpenAIBackend(encoding)
+    patched.count = lambda text: 42  # type: ignore[method-assign]
+    TokenCounter.register_backend("stub", patched)
+    assert TokenCounter.count_tokens("new text", "stub") == 42
+
+
+def test_integer_subclass_results_are_counts() -> None:
+    class Count(int):
+        pass
+
+    class Odd(CharBackend):
+        def count(self, text: str) -> int:
+            return Count(len(text))
+
+    TokenCounter.register_backend("stub", Odd())
+    assert TokenCounter.count_tokens("abc", "stub", use_cache=False) == 3
+    TokenCounter.initialize_cache()
+    assert [type(TokenCounter.count_tokens("abcd", "stub")) for _ in range(2)] == [int, int]
+
+
+def test_an_uninitialised_facade_raises_instead_of_crashing() -> None:
+    with pytest.raises(RuntimeError, match="__init__ was not called"):
+        Facade.__new__(Facade).count_tokens("a", "b")
+
+
+def test_the_store_does_not_hand_its_tables_to_the_gc() -> None:
+    cache = TokenCountCache()
+    cache.set("a", "t", 1)
+    # the namespace -> {key: entry} tables: clearing them from outside would free entries the LRU list links
+    referents = gc.get_referents(cache)
+    tables = [r for r in referents if isinstance(r, dict) and any(isinstance(v, dict) for v in r.values())]
+    assert tables == []
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1e300])
+def test_a_timer_out_of_range_is_a_clear_error(bad: float) -> None:
+    clock = [1.0]
+    cache = TokenCountCache(ttl=5.0, timer=lambda: clock[0])
+    cache.set("a", "t", 1)
+    clock[0] = bad
+    with pytest.raises(ValueError, match="finite value"):
+        cache.get("a", "t")
+
+
+def test_a_str_subclass_tool_name_does_not_keep_the_fast_path_off() -> None:
+    class Name(str):
+        pass
+
+    TokenCounter.initialize_cache()
+    TokenCounter.count_tokens("hello", Name("codex"))
+    assert "codex" not in fast_routes
+    TokenCounter.count_tokens("hello", "codex")
+    assert "codex" in fast_routes

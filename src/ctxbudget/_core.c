@@ -24,6 +24,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -96,6 +97,11 @@ store_now(Store *st, int64_t *now)
     Py_DECREF(r);
     if (seconds == -1.0 && PyErr_Occurred())
         return -1;
+    /* deadlines are now + ttl_ns (ttl_ns <= INT64_MAX / 4): keep both terms within a quarter of the range */
+    if (!isfinite(seconds) || fabs(seconds) > 2.0e9) {
+        PyErr_Format(PyExc_ValueError, "cache timer returned %R seconds; expected a finite value within +-2e9", r);
+        return -1;
+    }
     *now = (int64_t)(seconds * 1e9);
     return 0;
 }
@@ -312,10 +318,11 @@ Store_init(Store *st, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+/* The tables are not visited: they hold only exact str/int keys and entries (never part of a cycle), and
+ * handing them to the GC would let gc.get_referents() reach dicts whose entries the LRU list links to. */
 static int
 Store_traverse(Store *st, visitproc visit, void *arg)
 {
-    Py_VISIT(st->tables);
     Py_VISIT(st->timer);
     return 0;
 }
@@ -353,6 +360,8 @@ Store_lookup(Store *st, PyObject *const *args, Py_ssize_t nargs)
     int64_t now = 0;
     if (st->ttl_ns && store_now(st, &now) < 0)
         return NULL;
+    if (!st->enabled) /* an injected timer is Python code: another thread may have disabled the cache */
+        Py_RETURN_NONE;
     int64_t n = store_lookup(st, args[0], args[1], now);
     if (n == -2)
         return NULL;
@@ -375,7 +384,7 @@ Store_store(Store *st, PyObject *const *args, Py_ssize_t nargs)
         Py_RETURN_NONE;
     if (st->ttl_ns && store_now(st, &now) < 0)
         return NULL;
-    if (store_insert(st, args[0], args[1], count, now) < 0)
+    if (st->enabled && store_insert(st, args[0], args[1], count, now) < 0) /* re-checked after the timer */
         return NULL;
     Py_RETURN_NONE;
 }
@@ -705,6 +714,10 @@ tokenize(PyObject *entry, PyObject *text, int64_t *out)
     PyObject *r = PyObject_CallOneArg(PyTuple_GET_ITEM(entry, 2), text);
     if (r == NULL)
         return -1;
+    if (!PyLong_CheckExact(r) && PyIndex_Check(r)) /* int subclasses, numpy integers: their int value */
+        Py_SETREF(r, PyNumber_Index(r));
+    if (r == NULL)
+        return -1;
     int rc = as_count(r, out);
     Py_DECREF(r);
     return rc;
@@ -726,9 +739,13 @@ count_route(PyObject *entry, PyObject *text, PyObject *cache, Recorder *rec, int
             st = (Store *)cache;
     }
     PyObject *ns = PyTuple_GET_ITEM(entry, 0);
-    if (st != NULL) {
-        if (st->timer != NULL && st->ttl_ns && store_now(st, &now) < 0)
+    if (st != NULL && st->timer != NULL && st->ttl_ns) {
+        if (store_now(st, &now) < 0)
             return -1;
+        if (!st->enabled) /* disabled by another thread while the injected timer ran */
+            st = NULL;
+    }
+    if (st != NULL) {
         int64_t n = store_lookup(st, ns, text, now);
         if (n == -2)
             return -1;
@@ -749,9 +766,11 @@ count_route(PyObject *entry, PyObject *text, PyObject *cache, Recorder *rec, int
         now = 0;
         if (st->ttl_ns && store_now(st, &now) < 0)
             return -1;
-        if (store_insert(st, ns, text, *count, now) < 0)
-            return -1;
-        rec->misses++;
+        if (st->enabled) {
+            if (store_insert(st, ns, text, *count, now) < 0)
+                return -1;
+            rec->misses++;
+        }
     }
     rec->seconds += (double)(monotonic_ns() - start) * 1e-9;
     return 0;
@@ -851,8 +870,10 @@ static PyObject *
 Facade_count_tokens(Facade *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (self->routes == NULL)
-        goto fallback;
+    if (self->routes == NULL || self->fallback == NULL || self->recorder == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Facade.__init__ was not called");
+        return NULL;
+    }
     /* handled here: (text, tool_name[, True[, True]]) with exact str arguments and a short text */
     if ((kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0) || nargs < 2 || nargs > 4)
         goto fallback;

@@ -27,7 +27,6 @@ from .tokenizers.factory import (
     fast_routes,
     register_backend,
     resolve_route,
-    resolved_routes,
     unregister_backend,
 )
 from .tokenizers.transformers import TransformersBackend
@@ -166,9 +165,7 @@ class TokenCounter:
         cls, text: str, tool_name: str, use_tokenizer: bool = True, use_cache: bool = True,
         *, cache: TokenCountCache | None = None,
     ) -> int:
-        route = resolved_routes.get((tool_name, use_tokenizer))
-        if route is None or route.env is not None:  # Claude routes follow the model variables
-            route = resolve_route(tool_name, use_tokenizer)
+        route = resolve_route(tool_name, use_tokenizer)
         return count_one(route, text, cls._cache_for(use_cache, cache), cls._recorder)[0]
 
     @classmethod

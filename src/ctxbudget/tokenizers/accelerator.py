@@ -23,7 +23,6 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from .._core import reference_only, set_reference_only
 
@@ -52,33 +51,31 @@ def mode() -> str:
 
 
 def toktok_binary() -> Path:
-    """The installed toktok extension module (ImportError when toktok is not installed)."""
-    import toktok
+    """The toktok extension module Python actually imports (ImportError when toktok is not installed)."""
+    from toktok import _toktok
 
-    found = sorted(Path(toktok.__file__).parent.glob("_toktok*.so"))
-    if not found:
-        raise ImportError("toktok's extension module not found")
-    return found[0]
+    path = getattr(_toktok, "__file__", None)
+    if not path:
+        raise ImportError("toktok's extension module has no file")
+    return Path(path)
 
 
 class Accelerator:
-    """toktok counts for the texts the guard clears; tiktoken (``reference``) for the others."""
+    """toktok counts for the texts the guard clears; ``reference`` (tiktoken's count) for the others."""
 
-    def __init__(self, name: str, count_many: Callable[..., list[int]], reference: Callable[[str], Any]) -> None:
+    def __init__(self, name: str, count_many: Callable[..., list[int]], reference: Callable[[str], int]) -> None:
         self.name = name
         self._count_many = count_many
         self._reference = reference
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
-        items = texts if type(texts) is list else list(texts)
+        items = list(texts)  # our own copy: what the guard checked is what toktok gets
         guarded = reference_only(items)
         if not guarded:
-            counts = self._count_many(items, self.name, 1)
-        else:
-            skip = set(guarded)
-            fast = iter(self._count_many([t for i, t in enumerate(items) if i not in skip], self.name, 1))
-            counts = [len(self._reference(t)) if i in skip else next(fast) for i, t in enumerate(items)]
-        return [n or 1 for n in counts]
+            return [n or 1 for n in self._count_many(items, self.name, 1)]
+        skip = set(guarded)
+        fast = iter(self._count_many([t for i, t in enumerate(items) if i not in skip], self.name, 1))
+        return [self._reference(t) if i in skip else next(fast) or 1 for i, t in enumerate(items)]
 
     def count(self, text: str) -> int:
         return self.count_batch([text])[0]
@@ -87,8 +84,9 @@ class Accelerator:
 _guard_installed = False
 
 
-def load(name: str, reference: Callable[[str], Any]) -> Accelerator | None:
-    """The accelerator for encoding ``name``, or None (with the reason logged) when it is not to be trusted."""
+def load(name: str, reference: Callable[[str], int]) -> Accelerator | None:
+    """The accelerator for encoding ``name``, or None (with the reason logged) when it is not to be trusted.
+    ``reference`` counts the texts the guard keeps from toktok (tiktoken, minimum 1)."""
     global _guard_installed
     if name not in ENCODINGS:
         return None
@@ -104,8 +102,8 @@ def load(name: str, reference: Callable[[str], Any]) -> Accelerator | None:
         logger.info("accelerator not available (%s); counting with tiktoken only", exc)
         return None
     found = (toktok.__version__, tiktoken.__version__)
-    if found != (TOKTOK_VERSION, TIKTOKEN_VERSION):
-        logger.info("accelerator not used: verified for toktok %s with tiktoken %s, found %s with %s",
+    if found != (TOKTOK_VERSION, TIKTOKEN_VERSION):  # both are pinned: drift means a broken environment
+        logger.warning("accelerator not used: verified for toktok %s with tiktoken %s, found %s with %s",
                     TOKTOK_VERSION, TIKTOKEN_VERSION, *found)
         return None
     digest = hashlib.sha256(binary.read_bytes()).hexdigest()
@@ -118,7 +116,7 @@ def load(name: str, reference: Callable[[str], Any]) -> Accelerator | None:
         _guard_installed = True
     accelerator = Accelerator(name, toktok.batch_count, reference)
     probe = ["hello world", "Grüße, 世界! <|endoftext|>", "    indented\r\n\tcode(x) == 42;", "a\u088f's \ud800"]
-    expected = [len(reference(t)) or 1 for t in probe]
+    expected = [reference(t) for t in probe]
     if accelerator.count_batch(probe) != expected:  # pragma: no cover - a pinned binary cannot change
         logger.warning("accelerator not used: its %s counts differ from tiktoken's on the probe texts", name)
         return None

@@ -259,10 +259,23 @@ _routes_lock = threading.Lock()
 _MAX_ROUTES = 512
 
 
+_generation = 0  # bumped by every invalidation, so a route built meanwhile is not stored
+
+
 def invalidate_routes() -> None:
+    global _generation
     with _routes_lock:
+        _generation += 1
         resolved_routes.clear()
         fast_routes.clear()
+
+
+def _learn_fast_route(tool_name: str, use_tokenizer: bool, route: Route) -> None:
+    """Let the compiled façade serve ``tool_name`` with ``route`` — if the route may skip re-resolution and is
+    still the resolved one (an invalidation may have come in between). Called with ``_routes_lock`` held."""
+    learnable = use_tokenizer and route.env is None and route.cacheable and type(tool_name) is str
+    if learnable and resolved_routes.get((tool_name, use_tokenizer)) is route:
+        fast_routes[tool_name] = route.entry
 
 
 def register_backend(tool_name: str, backend: TokenizerBackend) -> None:
@@ -340,7 +353,11 @@ def resolve_route(tool_name: str, use_tokenizer: bool) -> Route:
     """The route for a tool name and mode; failed loads fall back to the tool's heuristic (already warned)."""
     route = resolved_routes.get((tool_name, use_tokenizer))
     if route is not None and (route.env is None or route.env == claude_env()):
+        if route.env is None and type(tool_name) is str and tool_name not in fast_routes:
+            with _routes_lock:  # resolved under an equal str subclass, or not yet learned
+                _learn_fast_route(tool_name, use_tokenizer, route)
         return route
+    generation = _generation
     tool = require_str(tool_name, "tool_name").strip().lower()
     heuristic = _HEURISTICS.get(tool, CHARS4)
     backend: TokenizerBackend = heuristic
@@ -352,10 +369,10 @@ def resolve_route(tool_name: str, use_tokenizer: bool) -> Route:
     env_dependent = use_tokenizer and tool not in _registered and MODEL_MAPPINGS.get(tool) == "claude"
     route = Route(tool, backend, use_tokenizer, claude_env() if env_dependent else None)
     with _routes_lock:
-        if len(resolved_routes) >= _MAX_ROUTES:
-            resolved_routes.clear()
-            fast_routes.clear()
-        resolved_routes[(tool_name, use_tokenizer)] = route
-        if use_tokenizer and route.env is None and route.cacheable and type(tool_name) is str:
-            fast_routes[tool_name] = route.entry
+        if generation == _generation:  # else the mappings or backends changed while this route was built
+            if len(resolved_routes) >= _MAX_ROUTES:
+                resolved_routes.clear()
+                fast_routes.clear()
+            resolved_routes[(tool_name, use_tokenizer)] = route
+            _learn_fast_route(tool_name, use_tokenizer, route)
     return route

@@ -17,7 +17,7 @@ import marshal
 import os
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -319,11 +319,7 @@ class OpenAIBackend:
         self.name = encoding.name
         self.tokenizer_id = f"tiktoken:{encoding.name}@{tiktoken_version()}"
         self._encode = encoding.encode_ordinary
-        #: for the compiled counter (short texts): the Rust core's encode_ordinary, without the Python wrapper
-        #: frame (~0.1-0.2 us a call). It raises UnicodeEncodeError on lone surrogates, where the counter falls
-        #: back to ``count`` and so to the wrapper's surrogate repair. tiktoken is pinned; if a release drops
-        #: the attribute, the public method is used.
-        self.core_encode = getattr(encoding, "_core_bpe", encoding).encode_ordinary
+        self._core_encode = getattr(encoding, "_core_bpe", encoding).encode_ordinary
         self.mapper = AdaptiveMapper()
         self._accelerator: accelerator.Accelerator | None = None
         self._accelerator_state = "off" if accelerator.mode() == "off" else "idle"  # -> loading -> ready | off
@@ -332,6 +328,17 @@ class OpenAIBackend:
         self._work_chars = 0
         if accelerator.mode() == "eager":
             self.accelerate()
+
+    @property
+    def core_encode(self) -> Callable[[str], list[int]] | None:
+        """For the compiled counter (short texts): the Rust core's encode_ordinary, without the Python wrapper
+        frame (~0.1-0.2 us a call). It raises UnicodeEncodeError on lone surrogates, where the counter falls
+        back to ``count`` and so to the wrapper's surrogate repair. tiktoken is pinned; if a release drops the
+        attribute, the public method is used. None when ``count`` is overridden (a subclass or an instance
+        attribute): then ``count`` itself must be called."""
+        if type(self).count is not OpenAIBackend.count or "count" in self.__dict__:
+            return None
+        return self._core_encode
 
     # --- the optional accelerator (tokenizers/accelerator.py) ---------------------------------------------
     @property
@@ -361,7 +368,7 @@ class OpenAIBackend:
 
     def _load_accelerator(self) -> None:
         try:
-            loaded = accelerator.load(self.name, self._encode)
+            loaded = accelerator.load(self.name, self._count_with_tiktoken)
         except Exception:  # an optional speed-up must never break counting
             logger.warning("%s: accelerator failed to load; counting with tiktoken only", self.name, exc_info=True)
             loaded = None
@@ -375,9 +382,9 @@ class OpenAIBackend:
             self.accelerate()
 
     # --- counting ------------------------------------------------------------------------------------------
+    # count -> [accelerator, whose guarded texts go to] _count_with_tiktoken -> split path -> _count_chunk
+    #   -> _count_piece (one tiktoken call); every tiktoken call is preceded by the long-whitespace-run check.
     def count(self, text: str) -> int:
-        if len(text) >= LONG_WHITESPACE_RUN and has_long_whitespace_run(text):
-            return max(1, self._count_cutting_whitespace_runs(text))
         if len(text) >= ACCELERATE_TEXT_CHARS:
             fast = self._accelerator
             if fast is not None:
@@ -386,16 +393,28 @@ class OpenAIBackend:
                 return max(1, sum(fast.count_batch(split_independent(text, ACCELERATE_PIECE_CHARS))))
             if self._accelerator_state == "idle":
                 self._note_work(len(text))
+        return self._count_with_tiktoken(text)
+
+    def _count_with_tiktoken(self, text: str) -> int:
+        """``count`` without the accelerator (its reference for the texts it must not count)."""
+        if len(text) >= LONG_WHITESPACE_RUN and has_long_whitespace_run(text):
+            return max(1, self._count_cutting_whitespace_runs(text))
         if len(text) > SPLIT_CHARS:
             return max(1, sum(self.mapper.map(self._count_chunk, split_independent(text, SPLIT_CHARS // 4))))
-        n = len(self._encode(text))
-        return n if n else 1
+        return len(self._encode(text)) or 1
+
+    def _count_piece(self, text: str) -> int:
+        """One tiktoken call, unless the text holds a whitespace run tiktoken cannot take in one piece."""
+        if len(text) >= LONG_WHITESPACE_RUN and has_long_whitespace_run(text):
+            return max(1, self._count_cutting_whitespace_runs(text))
+        return len(self._encode(text)) or 1
 
     def _count_cutting_whitespace_runs(self, text: str) -> int:
         """Count with every long whitespace run cut into ``WHITESPACE_PIECE_CHARS`` pieces (no piece holds a
-        run long enough to be cut again). Exact for runs of one character (BPE of a uniform run adds up at
-        these multiples of 128); for runs alternating two characters a cut may cost a token. Said loudly,
-        since the count is then not guaranteed exact."""
+        run long enough to be cut again). Exact for a run of one whitespace character after a word (BPE of a
+        uniform run adds up at these multiples of 128; tests pin it); after punctuation, which takes the
+        newlines that follow it into its own pre-token, or for runs alternating two characters, a cut may
+        cost a token or two. Said loudly, since the count is then not guaranteed exact."""
         pieces: list[str] = []
         start = 0
         longest = 0
@@ -407,12 +426,14 @@ class OpenAIBackend:
         pieces.append(text[start:])
         logger.warning(
             "%s: tiktoken cannot tokenise a whitespace run of %d characters in one piece; counted it in pieces "
-            "of %d (exact for runs of one character, may differ by a few tokens otherwise)",
+            "of %d (the count may be off by a token or two per cut)",
             self.name, longest, WHITESPACE_PIECE_CHARS,
         )
-        return sum(self.count(piece) for piece in pieces)
+        return sum(self._count_with_tiktoken(piece) for piece in pieces)
 
     def _count_chunk(self, texts: Sequence[str]) -> list[int]:
+        if max(map(len, texts), default=0) >= LONG_WHITESPACE_RUN:
+            return [self._count_piece(t) for t in texts]
         encode = self._encode
         return [len(encode(t)) or 1 for t in texts]
 
