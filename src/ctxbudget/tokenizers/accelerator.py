@@ -104,7 +104,7 @@ def load(name: str, reference: Callable[[str], int]) -> Accelerator | None:
     found = (toktok.__version__, tiktoken.__version__)
     if found != (TOKTOK_VERSION, TIKTOKEN_VERSION):  # both are pinned: drift means a broken environment
         logger.warning("accelerator not used: verified for toktok %s with tiktoken %s, found %s with %s",
-                    TOKTOK_VERSION, TIKTOKEN_VERSION, *found)
+                       TOKTOK_VERSION, TIKTOKEN_VERSION, *found)
         return None
     digest = hashlib.sha256(binary.read_bytes()).hexdigest()
     if digest != TOKTOK_BINARY_SHA256:
