@@ -41,7 +41,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from ..counter import TokenCount, TokenCounter
 from ..rules.model import AuthorityLevel, MemoryCategory, MemoryRule, ranked_positions
@@ -489,3 +489,39 @@ class _Fitter:
                 "tokenizer_exact": bool(detailed.exact),
             },
         )
+
+
+class FixedLayoutAdapter(LLMToolAdapter):
+    """An adapter whose contract follows from class data: a header, one heading per authority section, its
+    capability flags and the prefix its output starts with. Only the rule layout (prefix, body, groups,
+    footer) is written per adapter."""
+
+    HEADER: ClassVar[str]
+    SECTIONS: ClassVar[Mapping[AuthorityLevel, str]]
+    #: what ``validate_format`` requires the content to start with (besides the shared checks)
+    REQUIRED_PREFIX: ClassVar[str]
+    supports_markdown: ClassVar[bool] = False
+    supports_priorities: ClassVar[bool] = False
+    injection_method: ClassVar[str] = "file"
+
+    def format_rules(
+        self, rules: Sequence[MemoryRule], token_budget: int | None = None, options: Mapping[str, Any] | None = None
+    ) -> FormattedContext:
+        return self.fit_rules(rules, token_budget, options)
+
+    def get_capabilities(self) -> ToolCapabilities:
+        return ToolCapabilities(
+            tool_name=self.tool_name, format_type=self.format_type, max_context_tokens=self.max_context_tokens,
+            supports_sections=True, supports_markdown=self.supports_markdown,
+            supports_priorities=self.supports_priorities, injection_method=self.injection_method,
+        )
+
+    def validate_format(self, ctx: FormattedContext) -> bool:
+        return (isinstance(ctx.content, str) and ctx.content.startswith(self.REQUIRED_PREFIX)
+                and self._base_validation(ctx))
+
+    def _header_unit(self) -> str:
+        return self.HEADER
+
+    def _section_unit(self, authority: AuthorityLevel) -> str:
+        return self.SECTIONS[authority]

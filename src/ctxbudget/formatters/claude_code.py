@@ -35,16 +35,14 @@ Categories are sorted by value, a category's bullets are consecutive lines in ra
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
 
 from ..rules.model import AuthorityLevel, MemoryCategory, MemoryRule
 from .base import (
+    FixedLayoutAdapter,
     FormatOptions,
-    FormattedContext,
     FormatType,
-    LLMToolAdapter,
-    ToolCapabilities,
     category_label,
     condition_text,
     display_name,
@@ -53,42 +51,24 @@ from .base import (
     source_text,
 )
 
-HEADER = "# Project Memory Rules\n\n**Auto-generated context from memory system**\n"
-SECTIONS = {
-    AuthorityLevel.ABSOLUTE: "\n## CRITICAL RULES (Always Follow)\n\n"
-                             "These rules are non-negotiable and must always be followed.\n",
-    AuthorityLevel.DEFAULT: "\n## DEFAULT GUIDELINES (Unless Overridden)\n\n"
-                            "These are recommended practices unless explicitly overridden by the user or PRD.\n",
-}
 
-
-class ClaudeCodeAdapter(LLMToolAdapter):
+class ClaudeCodeAdapter(FixedLayoutAdapter):
     tool_name = "claude"
     format_type = FormatType.MARKDOWN
     DEFAULT_MAX_CONTEXT_TOKENS = 100000
+    HEADER = "# Project Memory Rules\n\n**Auto-generated context from memory system**\n"
+    SECTIONS: ClassVar[Mapping[AuthorityLevel, str]] = {
+        AuthorityLevel.ABSOLUTE: "\n## CRITICAL RULES (Always Follow)\n\n"
+                                 "These rules are non-negotiable and must always be followed.\n",
+        AuthorityLevel.DEFAULT: "\n## DEFAULT GUIDELINES (Unless Overridden)\n\n"
+                                "These are recommended practices unless explicitly overridden by the user or PRD.\n",
+    }
+    REQUIRED_PREFIX = "#"
+    supports_markdown = True
+    supports_priorities = True
     groups_by_category = True
 
-    def format_rules(
-        self, rules: Sequence[MemoryRule], token_budget: int | None = None, options: Mapping[str, Any] | None = None
-    ) -> FormattedContext:
-        return self.fit_rules(rules, token_budget, options)
-
-    def get_capabilities(self) -> ToolCapabilities:
-        return ToolCapabilities(
-            tool_name=self.tool_name, format_type=self.format_type, max_context_tokens=self.max_context_tokens,
-            supports_sections=True, supports_markdown=True, supports_priorities=True, injection_method="file",
-        )
-
-    def validate_format(self, ctx: FormattedContext) -> bool:
-        return bool(ctx.content) and ctx.content.startswith("#") and self._base_validation(ctx)
-
     # --- layout -------------------------------------------------------------------------------------------
-    def _header_unit(self) -> str:
-        return HEADER
-
-    def _section_unit(self, authority: AuthorityLevel) -> str:
-        return SECTIONS[authority]
-
     def _group_unit(self, category: MemoryCategory) -> str:
         return f"\n### {category_label(category)}\n\n"
 

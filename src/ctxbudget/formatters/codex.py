@@ -25,16 +25,14 @@ a uniform option set). A rule flagged ``metadata["shortened"]`` renders as ``[n]
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
 
 from ..rules.model import AuthorityLevel, MemoryRule
 from .base import (
+    FixedLayoutAdapter,
     FormatOptions,
-    FormattedContext,
     FormatType,
-    LLMToolAdapter,
-    ToolCapabilities,
     category_label,
     condition_text,
     display_name,
@@ -42,40 +40,20 @@ from .base import (
     scope_text,
 )
 
-HEADER = "PROJECT CONTEXT RULES\n"
-SECTIONS = {
-    AuthorityLevel.ABSOLUTE: "\n=== CRITICAL RULES (ALWAYS FOLLOW) ===\n",
-    AuthorityLevel.DEFAULT: "\n=== DEFAULT GUIDELINES ===\n",
-}
 
-
-class GitHubCodexAdapter(LLMToolAdapter):
+class GitHubCodexAdapter(FixedLayoutAdapter):
     tool_name = "codex"
     format_type = FormatType.PLAIN_TEXT
     DEFAULT_MAX_CONTEXT_TOKENS = 4096
+    HEADER = "PROJECT CONTEXT RULES\n"
+    SECTIONS: ClassVar[Mapping[AuthorityLevel, str]] = {
+        AuthorityLevel.ABSOLUTE: "\n=== CRITICAL RULES (ALWAYS FOLLOW) ===\n",
+        AuthorityLevel.DEFAULT: "\n=== DEFAULT GUIDELINES ===\n",
+    }
+    REQUIRED_PREFIX = "PROJECT CONTEXT RULES"
     continuous_numbering = True
 
-    def format_rules(
-        self, rules: Sequence[MemoryRule], token_budget: int | None = None, options: Mapping[str, Any] | None = None
-    ) -> FormattedContext:
-        return self.fit_rules(rules, token_budget, options)
-
-    def get_capabilities(self) -> ToolCapabilities:
-        return ToolCapabilities(
-            tool_name=self.tool_name, format_type=self.format_type, max_context_tokens=self.max_context_tokens,
-            supports_sections=True, supports_markdown=False, supports_priorities=False, injection_method="file",
-        )
-
-    def validate_format(self, ctx: FormattedContext) -> bool:
-        return ctx.content.startswith("PROJECT CONTEXT RULES") and self._base_validation(ctx)
-
     # --- layout -------------------------------------------------------------------------------------------
-    def _header_unit(self) -> str:
-        return HEADER
-
-    def _section_unit(self, authority: AuthorityLevel) -> str:
-        return SECTIONS[authority]
-
     def _rule_prefix(self, number: int) -> str:
         return f"\n[{number}] "
 

@@ -24,55 +24,35 @@ validated for a uniform option set). A rule flagged ``metadata["shortened"]`` re
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
 
 from ..rules.model import AuthorityLevel, MemoryRule
 from .base import (
+    FixedLayoutAdapter,
     FormatOptions,
-    FormattedContext,
     FormatType,
-    LLMToolAdapter,
-    ToolCapabilities,
     condition_text,
     display_name,
     rule_text,
     scope_text,
 )
 
-HEADER = "You are an AI assistant with the following context-specific rules and guidelines.\n"
-SECTIONS = {
-    AuthorityLevel.ABSOLUTE: "\nMANDATORY RULES:\nYou MUST follow these rules without exception:\n",
-    AuthorityLevel.DEFAULT: "\nRECOMMENDED GUIDELINES:\nFollow these guidelines unless explicitly overridden:\n",
-}
 
-
-class GoogleGeminiAdapter(LLMToolAdapter):
+class GoogleGeminiAdapter(FixedLayoutAdapter):
     tool_name = "gemini"
     format_type = FormatType.SYSTEM_INSTRUCTION
     DEFAULT_MAX_CONTEXT_TOKENS = 32000
-
-    def format_rules(
-        self, rules: Sequence[MemoryRule], token_budget: int | None = None, options: Mapping[str, Any] | None = None
-    ) -> FormattedContext:
-        return self.fit_rules(rules, token_budget, options)
-
-    def get_capabilities(self) -> ToolCapabilities:
-        return ToolCapabilities(
-            tool_name=self.tool_name, format_type=self.format_type, max_context_tokens=self.max_context_tokens,
-            supports_sections=True, supports_markdown=False, supports_priorities=True, injection_method="api",
-        )
-
-    def validate_format(self, ctx: FormattedContext) -> bool:
-        return ctx.content.startswith("You are") and self._base_validation(ctx)
+    HEADER = "You are an AI assistant with the following context-specific rules and guidelines.\n"
+    SECTIONS: ClassVar[Mapping[AuthorityLevel, str]] = {
+        AuthorityLevel.ABSOLUTE: "\nMANDATORY RULES:\nYou MUST follow these rules without exception:\n",
+        AuthorityLevel.DEFAULT: "\nRECOMMENDED GUIDELINES:\nFollow these guidelines unless explicitly overridden:\n",
+    }
+    REQUIRED_PREFIX = "You are"
+    supports_priorities = True
+    injection_method = "api"
 
     # --- layout -------------------------------------------------------------------------------------------
-    def _header_unit(self) -> str:
-        return HEADER
-
-    def _section_unit(self, authority: AuthorityLevel) -> str:
-        return SECTIONS[authority]
-
     def _rule_prefix(self, number: int) -> str:
         return f"{number}. "
 
