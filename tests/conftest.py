@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import socket
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -114,3 +116,28 @@ class WordBackend:
     def count_batch(self, texts: Sequence[str]) -> list[int]:
         self.batches.append(list(texts))
         return [max(1, len(t.split())) for t in texts]
+
+
+def hammer(step: Callable[[random.Random], tuple[str, int] | None], calls: int,
+           threads: int = 8) -> tuple[list[BaseException], list[tuple[str, int]]]:
+    """Run ``step`` ``calls`` times in each of ``threads`` threads (thread i seeds its Random with i).
+    ``step`` returns ``(text, value)`` when it saw a wrong value; returns what was raised and what was wrong."""
+    errors: list[BaseException] = []
+    wrong: list[tuple[str, int]] = []
+
+    def work(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(calls):
+                bad = step(rng)
+                if bad is not None:
+                    wrong.append(bad)
+        except BaseException as exc:  # pragma: no cover - the caller's assertion reports it
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return errors, wrong

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 import sys
-import threading
 import tracemalloc
 
 import pytest
 
+from conftest import hammer
 from ctxbudget import CacheStatistics, TokenCountCache
 from ctxbudget.cache.memory import SHORT_TEXT_CHARS, make_key
 
@@ -184,29 +184,19 @@ def test_memory_per_long_text_entry_is_bounded() -> None:
 def test_eight_threads_tiny_ttl_statistics_add_up() -> None:
     cache = TokenCountCache(maxsize=64, ttl=0.001)
     gets_per_thread = 50_000
-    errors: list[BaseException] = []
-    wrong: list[tuple[str, int]] = []
     texts = [f"text-{i}" for i in range(200)] + [f"long-{i}-" + "z" * 1100 for i in range(50)]
     expected = {t: len(t) for t in texts}
 
-    def work(seed: int) -> None:
-        rng = random.Random(seed)
-        try:
-            for _ in range(gets_per_thread):
-                text = rng.choice(texts)
-                value = cache.get(text, "t")
-                if value is None:
-                    cache.set(text, "t", expected[text])
-                elif value != expected[text]:
-                    wrong.append((text, value))
-        except BaseException as exc:  # pragma: no cover - the assertion below reports it
-            errors.append(exc)
+    def step(rng: random.Random) -> tuple[str, int] | None:
+        text = rng.choice(texts)
+        value = cache.get(text, "t")
+        if value is None:
+            cache.set(text, "t", expected[text])
+        elif value != expected[text]:
+            return text, value
+        return None
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors, wrong = hammer(step, gets_per_thread)
     stats = cache.get_statistics()
     assert errors == []
     assert wrong == []

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import CharBackend
+from conftest import CharBackend, hammer
 from ctxbudget import TokenCountCache, TokenCounter, TokenizerFactory
 from ctxbudget._core import SHORT_TEXT_CHARS, Facade, count_route
 from ctxbudget.metrics import MetricsRecorder
@@ -142,25 +142,13 @@ def test_eight_threads_through_the_facade_with_a_tiny_ttl() -> None:
     texts = [f"text number {i} " * (1 + i % 7) for i in range(300)]
     expected = {t: o200k(t) for t in texts}
     calls_per_thread = 20_000
-    wrong: list[tuple[str, int]] = []
-    errors: list[BaseException] = []
 
-    def work(seed: int) -> None:
-        rng = random.Random(seed)
-        try:
-            for _ in range(calls_per_thread):
-                text = rng.choice(texts)
-                n = TokenCounter.count_tokens(text, "codex")
-                if n != expected[text]:
-                    wrong.append((text, n))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+    def step(rng: random.Random) -> tuple[str, int] | None:
+        text = rng.choice(texts)
+        n = TokenCounter.count_tokens(text, "codex")
+        return (text, n) if n != expected[text] else None
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors, wrong = hammer(step, calls_per_thread)
     stats = cache.get_statistics()
     assert errors == [] and wrong == []
     assert stats.hits + stats.misses == 8 * calls_per_thread
