@@ -93,7 +93,7 @@ class _BatchPlan:
         if max(map(len, self.distinct)) <= SHORT_TEXT_CHARS:
             keys: list[str | int] = list(self.distinct)
         else:
-            keys = [t if len(t) <= SHORT_TEXT_CHARS else digest_key(t, prefix) for t in self.distinct]
+            keys = [text_key(t, prefix) for t in self.distinct]
         found = self.cache.lookup_many(prefix, keys)
         misses = found.count(None)
         self.hits = len(found) - misses

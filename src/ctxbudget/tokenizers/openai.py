@@ -322,11 +322,12 @@ class OpenAIBackend:
         self._core_encode = getattr(encoding, "_core_bpe", encoding).encode_ordinary
         self.mapper = AdaptiveMapper()
         self._accelerator: accelerator.Accelerator | None = None
-        self._accelerator_state = "off" if accelerator.mode() == "off" else "idle"  # -> loading -> ready | off
+        mode = accelerator.mode()
+        self._accelerator_state = "off" if mode == "off" else "idle"  # -> loading -> ready | off
         self._accelerator_lock = threading.Lock()
         self._loader: threading.Thread | None = None
         self._work_chars = 0
-        if accelerator.mode() == "eager":
+        if mode == "eager":
             self.accelerate()
 
     @property
@@ -397,15 +398,13 @@ class OpenAIBackend:
 
     def _count_with_tiktoken(self, text: str) -> int:
         """``count`` without the accelerator (its reference for the texts it must not count)."""
-        if len(text) >= LONG_WHITESPACE_RUN and has_long_whitespace_run(text):
-            return max(1, self._count_cutting_whitespace_runs(text))
-        if len(text) > SPLIT_CHARS:
+        if len(text) > SPLIT_CHARS and not has_long_whitespace_run(text):
             return max(1, sum(self.mapper.map(self._count_chunk, split_independent(text, SPLIT_CHARS // 4))))
-        return len(self._encode(text)) or 1
+        return self._count_piece(text)
 
     def _count_piece(self, text: str) -> int:
         """One tiktoken call, unless the text holds a whitespace run tiktoken cannot take in one piece."""
-        if len(text) >= LONG_WHITESPACE_RUN and has_long_whitespace_run(text):
+        if has_long_whitespace_run(text):
             return max(1, self._count_cutting_whitespace_runs(text))
         return len(self._encode(text)) or 1
 
