@@ -91,7 +91,7 @@ def char_backend() -> CharBackend:
 @pytest.fixture(autouse=True)
 def _reset_global_usage_tracker() -> Iterator[None]:
     """Every test starts and ends with an empty process-wide usage registry."""
-    from ctxbudget.usage import GlobalUsageTracker
+    from ctxbudget.tracking.usage import GlobalUsageTracker
 
     GlobalUsageTracker.reset_instance()
     yield

@@ -101,7 +101,7 @@ def test_large_unique_batch_uses_parallel_path_and_matches() -> None:
 
 @pytest.mark.spec(15)
 def test_adaptive_mapper_prefers_the_faster_mode_and_keeps_exploring() -> None:
-    from ctxbudget._parallel import PARALLEL_MIN_CHARS, AdaptiveMapper
+    from ctxbudget.tokenizers.parallel import PARALLEL_MIN_CHARS, AdaptiveMapper
 
     mapper = AdaptiveMapper(explore_every=4)
     texts = ["x" * 1000] * (PARALLEL_MIN_CHARS // 1000 + 10)
@@ -127,7 +127,7 @@ def test_adaptive_mapper_prefers_the_faster_mode_and_keeps_exploring() -> None:
 def test_concurrent_misses_for_one_key_tokenise_once() -> None:
     import threading
 
-    from ctxbudget import _flight as counter_mod
+    from ctxbudget.counting import flight as counter_mod
     from ctxbudget.tokenizers.base import TokenizerType
 
     class Blocking(CharBackend):

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ctxbudget.claude import ClaudeBudgetManager
-from ctxbudget.claude_models import ClaudeModel
+from ctxbudget.budget.claude_session import ClaudeBudgetManager
+from ctxbudget.models.claude_ids import ClaudeModel
 from ctxbudget.rules import MemoryRule
 from ctxbudget.tokenizers.base import TokenizerType
 from ctxbudget.tokenizers.factory import register_backend

@@ -13,7 +13,7 @@ import yaml
 
 from ctxbudget.config import BudgetConfig, BudgetConfigManager, BudgetScope, user_config_path
 from ctxbudget.errors import BudgetNotConfiguredError, ConfigError
-from ctxbudget.usage import OperationType
+from ctxbudget.tracking.usage import OperationType
 
 DEFAULTS: dict[str, Any] = {
     "global": {"default": 50000, "max": 200000, "min": 1000, "enabled": True},

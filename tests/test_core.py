@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from conftest import CharBackend, hammer
 from ctxbudget import TokenCountCache, TokenCounter, TokenizerFactory
 from ctxbudget._core import SHORT_TEXT_CHARS, Facade, count_route
-from ctxbudget.metrics import MetricsRecorder
+from ctxbudget.counting.metrics import MetricsRecorder
 from ctxbudget.tokenizers.factory import fast_routes, resolve_route
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conftest import WordBackend
-from ctxbudget.prioritizer import (
+from ctxbudget.budget.prioritizer import (
     PrioritizationResult,
     PrioritizationStrategy,
     RulePrioritizer,
@@ -338,7 +338,7 @@ def test_a_tracker_without_count_rule_uses_means_no_usage(words: WordBackend) ->
 
 @pytest.mark.spec(26)
 def test_real_usage_tracker_counts_operations_tagged_with_the_rule(words: WordBackend) -> None:
-    from ctxbudget.usage import OperationType, TokenUsageTracker
+    from ctxbudget.tracking.usage import OperationType, TokenUsageTracker
 
     clock = [NOW - 9 * DAY]
     tracker = TokenUsageTracker(now=lambda: clock[0])

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-import ctxbudget.claude_models as claude_models_mod
+import ctxbudget.models.claude_ids as claude_models_mod
 from ctxbudget import ClaudeModel, ModelSpec, TokenizerType, UnknownModelError, resolve_model
 
 O200K = [

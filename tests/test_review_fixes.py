@@ -16,8 +16,8 @@ import pytest
 
 from ctxbudget import MemoryRule, TokenCountCache, TokenCounter, TokenizerFactory
 from ctxbudget._util import atomic_write_text
-from ctxbudget.claude import ClaudeBudgetManager
-from ctxbudget.metrics import MetricsRecorder
+from ctxbudget.budget.claude_session import ClaudeBudgetManager
+from ctxbudget.counting.metrics import MetricsRecorder
 from ctxbudget.rules import ranked_positions, rule_cost_text
 from ctxbudget.tokenizers import openai as openai_mod
 from ctxbudget.tokenizers.factory import MODEL_MAPPINGS

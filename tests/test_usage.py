@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ctxbudget.usage import (
+from ctxbudget.tracking.usage import (
     RECENT_OPERATIONS_LIMIT,
     GlobalUsageTracker,
     OperationType,
@@ -675,7 +675,7 @@ def test_reset_session_registers_the_new_session_in_the_store(tmp_path: Path, cl
 _WORKER = textwrap.dedent(
     """
     import sys
-    from ctxbudget.usage import SQLiteUsageStore, TokenUsageTracker
+    from ctxbudget.tracking.usage import SQLiteUsageStore, TokenUsageTracker
     path, session, tool, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     with SQLiteUsageStore(path) as store:
         tracker = TokenUsageTracker(session, store=store)

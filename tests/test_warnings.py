@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from ctxbudget.budget_warnings import (
+from ctxbudget.tracking.usage import OperationType, TokenUsageTracker
+from ctxbudget.tracking.warnings import (
     BudgetThreshold,
     BudgetWarningSystem,
     ThrottleConfig,
@@ -20,7 +21,6 @@ from ctxbudget.budget_warnings import (
     WarningLevel,
     exit_code_for,
 )
-from ctxbudget.usage import OperationType, TokenUsageTracker
 from fakeclock import START, FakeClock
 
 INFO, WARNING, CRITICAL = WarningLevel.INFO, WarningLevel.WARNING, WarningLevel.CRITICAL
@@ -358,12 +358,12 @@ def test_no_console_output_by_default(clock: FakeClock, capsys: pytest.CaptureFi
 
 
 def test_log_levels(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="ctxbudget.budget_warnings")
+    caplog.set_level(logging.DEBUG, logger="ctxbudget.tracking.warnings")
     make_system(clock, per_tool_limits={"claude": 100}).check_usage("claude", 99)
     assert [(r.name, r.levelno, r.getMessage().split(" - ")[0]) for r in caplog.records] == [
-        ("ctxbudget.budget_warnings", logging.INFO, "INFO"),
-        ("ctxbudget.budget_warnings", logging.WARNING, "WARNING"),
-        ("ctxbudget.budget_warnings", logging.ERROR, "CRITICAL"),
+        ("ctxbudget.tracking.warnings", logging.INFO, "INFO"),
+        ("ctxbudget.tracking.warnings", logging.WARNING, "WARNING"),
+        ("ctxbudget.tracking.warnings", logging.ERROR, "CRITICAL"),
     ]
     caplog.clear()
     make_system(clock, per_tool_limits={"claude": 100}, enable_logging=False).check_usage("claude", 99)

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._util import utilization_pct
 from .cache import CacheStatistics, TokenCountCache
-from .claude_models import ClaudeModel
-from .counter import Counter, TokenCount, TokenCounter, backend_for
+from .counting.counter import Counter, TokenCount, TokenCounter, backend_for
+from .counting.metrics import PerformanceMetrics
+from .counting.truncate import TruncateResult, fits, truncate
 from .errors import (
     BudgetNotConfiguredError,
     ConfigError,
@@ -19,11 +20,10 @@ from .errors import (
     TokenizerLoadError,
     UnknownModelError,
 )
-from .metrics import PerformanceMetrics
-from .registry import ModelSpec, resolve_model
+from .models.claude_ids import ClaudeModel
+from .models.registry import ModelSpec, resolve_model
 from .tokenizers.base import TokenizerBackend, TokenizerType
 from .tokenizers.factory import MODEL_MAPPINGS, TokenizerFactory, set_claude_model
-from .truncate import TruncateResult, fits, truncate
 
 __version__ = "0.1.0"
 
@@ -31,16 +31,16 @@ _LAZY = {
     ".rules": ("AuthorityLevel", "MemoryCategory", "MemoryRule", "rule_cost_text", "rule_priority"),
     ".rules.loaders": ("RulesFileError", "load_rules", "rules_from_markdown"),
     ".budget": ("AllocationStrategy", "BudgetAllocation", "CompressionStrategy", "TokenBudgetManager"),
-    ".prioritizer": ("PrioritizationResult", "PrioritizationStrategy", "RulePrioritizer", "RulePriorityScore"),
+    ".budget.prioritizer": ("PrioritizationResult", "PrioritizationStrategy", "RulePrioritizer", "RulePriorityScore"),
     ".formatters": ("ClaudeCodeAdapter", "FormatManager", "FormatType", "FormattedContext", "GitHubCodexAdapter",
                     "GoogleGeminiAdapter", "LLMToolAdapter", "ToolCapabilities"),
     ".fit": ("FitResult", "fit"),
     ".config": ("BudgetConfig", "BudgetConfigManager", "BudgetScope"),
-    ".usage": ("GlobalUsageTracker", "OperationType", "OperationUsage", "SQLiteUsageStore", "SessionUsageSnapshot",
-               "TokenUsageTracker", "ToolUsageStats"),
-    ".budget_warnings": ("BudgetThreshold", "BudgetWarningSystem", "ThrottleConfig", "WarningEvent", "WarningLevel",
-                         "exit_code_for"),
-    ".claude": ("ClaudeBudgetAllocation", "ClaudeBudgetManager", "SessionUsageStats"),
+    ".tracking.usage": ("GlobalUsageTracker", "OperationType", "OperationUsage", "SQLiteUsageStore",
+                        "SessionUsageSnapshot", "TokenUsageTracker", "ToolUsageStats"),
+    ".tracking.warnings": ("BudgetThreshold", "BudgetWarningSystem", "ThrottleConfig", "WarningEvent",
+                           "WarningLevel", "exit_code_for"),
+    ".budget.claude_session": ("ClaudeBudgetAllocation", "ClaudeBudgetManager", "SessionUsageStats"),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -60,15 +60,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     from .budget import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
-    from .budget_warnings import (
-        BudgetThreshold,
-        BudgetWarningSystem,
-        ThrottleConfig,
-        WarningEvent,
-        WarningLevel,
-        exit_code_for,
-    )
-    from .claude import ClaudeBudgetAllocation, ClaudeBudgetManager, SessionUsageStats
+    from .budget.claude_session import ClaudeBudgetAllocation, ClaudeBudgetManager, SessionUsageStats
+    from .budget.prioritizer import PrioritizationResult, PrioritizationStrategy, RulePrioritizer, RulePriorityScore
     from .config import BudgetConfig, BudgetConfigManager, BudgetScope
     from .fit import FitResult, fit
     from .formatters import (
@@ -81,10 +74,9 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
         LLMToolAdapter,
         ToolCapabilities,
     )
-    from .prioritizer import PrioritizationResult, PrioritizationStrategy, RulePrioritizer, RulePriorityScore
     from .rules import AuthorityLevel, MemoryCategory, MemoryRule, rule_cost_text, rule_priority
     from .rules.loaders import RulesFileError, load_rules, rules_from_markdown
-    from .usage import (
+    from .tracking.usage import (
         GlobalUsageTracker,
         OperationType,
         OperationUsage,
@@ -92,6 +84,14 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
         SQLiteUsageStore,
         TokenUsageTracker,
         ToolUsageStats,
+    )
+    from .tracking.warnings import (
+        BudgetThreshold,
+        BudgetWarningSystem,
+        ThrottleConfig,
+        WarningEvent,
+        WarningLevel,
+        exit_code_for,
     )
 
 __all__ = [

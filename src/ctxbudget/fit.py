@@ -14,7 +14,7 @@ from typing import Any
 from .budget import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
 from .errors import UnknownModelError
 from .formatters import FormatManager
-from .registry import ANTHROPIC, GOOGLE, OPENAI, resolve_model
+from .models.registry import ANTHROPIC, GOOGLE, OPENAI, resolve_model
 from .rules.model import MemoryRule
 from .tokenizers.base import backend_kind
 from .tokenizers.factory import resolve_route

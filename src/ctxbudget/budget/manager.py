@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..cache.memory import TokenCountCache
-from ..counter import TokenCounter
+from ..counting.counter import TokenCounter
 from ..rules.model import AuthorityLevel, MemoryRule, ranked_positions, rule_cost_text
 from ..tokenizers.base import TokenizerType
 from ..tokenizers.factory import resolve_route

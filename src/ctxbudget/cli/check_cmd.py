@@ -8,9 +8,9 @@ import sys
 from typing import Any
 
 from .._util import utilization_pct
-from ..budget_warnings import BudgetWarningSystem, WarningEvent, exit_code_for
-from ..counter import TokenCounter
+from ..counting.counter import TokenCounter
 from ..fit import tool_for_model
+from ..tracking.warnings import BudgetWarningSystem, WarningEvent, exit_code_for
 from .common import EXIT_OK, iter_inputs, print_json, render_table
 from .config_cmd import load_config
 

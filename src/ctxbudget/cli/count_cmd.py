@@ -6,9 +6,9 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from ..counter import Counter, TokenCounter, backend_for
+from ..counting.counter import Counter, TokenCounter, backend_for
 from ..errors import UnknownModelError
-from ..registry import OPENAI, resolve_model
+from ..models.registry import OPENAI, resolve_model
 from ..tokenizers.base import TokenizerBackend, backend_kind
 from ..tokenizers.estimate import CHARS4, WORDS13
 from .common import EXIT_OK, EXIT_OVER, Progress, UsageError, iter_inputs, print_json, render_table

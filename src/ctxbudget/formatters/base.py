@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
-from ..counter import TokenCount, TokenCounter
+from ..counting.counter import TokenCount, TokenCounter
 from ..rules.model import AuthorityLevel, MemoryCategory, MemoryRule, ranked_positions
 
 #: Options every adapter accepts, with their defaults.

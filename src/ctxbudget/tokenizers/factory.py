@@ -15,11 +15,11 @@ from collections.abc import Callable, Sized
 from functools import partial
 from typing import Any, ClassVar, TypeVar
 
-from .._flight import text_flight
 from .._util import require_str
 from ..cache.memory import key_prefix
-from ..claude_models import lookup_claude_model, parse_claude_id
+from ..counting.flight import text_flight
 from ..errors import TokenizerLoadError
+from ..models.claude_ids import lookup_claude_model, parse_claude_id
 from .base import TokenizerBackend, TokenizerType, backend_kind
 from .claude import ClaudeBackend
 from .estimate import CHARS4, WORDS13, ScaledBackend, ratio_scale

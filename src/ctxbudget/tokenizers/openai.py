@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._parallel import AdaptiveMapper
 from ..errors import TokenizerLoadError
 from . import accelerator
 from .base import EXACT, TokenizerType
+from .parallel import AdaptiveMapper
 
 logger = logging.getLogger("ctxbudget.tokenizers")
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from ._util import require_str
+from .._util import require_str
+from ..tokenizers.base import TokenizerBackend
+from ..tokenizers.openai import OpenAIBackend, split_independent
 from .counter import backend_for
-from .tokenizers.base import TokenizerBackend
-from .tokenizers.openai import OpenAIBackend, split_independent
 
 
 @dataclass(frozen=True)

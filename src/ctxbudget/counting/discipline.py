@@ -12,13 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ._core import count_route
-from ._flight import single_flight
-from ._parallel import chunk_by_chars, get_executor
-from .cache.memory import SHORT_TEXT_CHARS, TokenCountCache, digest_key, exact_str, text_key
+from .._core import count_route
+from ..cache.memory import SHORT_TEXT_CHARS, TokenCountCache, digest_key, exact_str, text_key
+from ..tokenizers.base import TokenizerType
+from ..tokenizers.factory import Route
+from ..tokenizers.parallel import chunk_by_chars, get_executor
+from .flight import single_flight
 from .metrics import MetricsRecorder
-from .tokenizers.base import TokenizerType
-from .tokenizers.factory import Route
 
 _clock = time.perf_counter
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ._core import Recorder
+from .._core import Recorder
 
 
 @dataclass

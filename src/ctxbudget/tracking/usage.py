@@ -33,9 +33,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ._clock import as_utc, iso_or_none, parse_utc, utcnow
-from ._util import atomic_write_text, require_str
-from .counter import TokenCounter
+from .._clock import as_utc, iso_or_none, parse_utc, utcnow
+from .._util import atomic_write_text, require_str
+from ..counting.counter import TokenCounter
 
 logger = logging.getLogger(__name__)
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ._clock import utcnow
-from ._util import utilization_pct
-from .budget import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
-from .budget_warnings import BudgetThreshold, BudgetWarningSystem, ThrottleConfig, WarningLevel
-from .claude_models import ClaudeModel
-from .counter import TokenCounter
-from .rules.model import MemoryRule
-from .tokenizers.factory import CLAUDE_ENV_VARS
+from .._clock import utcnow
+from .._util import utilization_pct
+from ..counting.counter import TokenCounter
+from ..models.claude_ids import ClaudeModel
+from ..rules.model import MemoryRule
+from ..tokenizers.factory import CLAUDE_ENV_VARS
+from ..tracking.warnings import BudgetThreshold, BudgetWarningSystem, ThrottleConfig, WarningLevel
+from . import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
 
 _session_numbers = itertools.count(1)
 

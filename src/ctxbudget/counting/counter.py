@@ -10,15 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from ._core import Facade
-from ._util import require_str
-from .cache.memory import TokenCountCache
-from .counting import acount_many, acount_one, count_many, count_one
-from .metrics import MetricsRecorder, PerformanceMetrics
-from .registry import ANTHROPIC, GOOGLE, OPENAI, OPENAI_ENCODINGS, resolve_model
-from .tokenizers.base import TokenizerBackend, TokenizerType
-from .tokenizers.estimate import CHARS4
-from .tokenizers.factory import (
+from .._core import Facade
+from .._util import require_str
+from ..cache.memory import TokenCountCache
+from ..models.registry import ANTHROPIC, GOOGLE, OPENAI, OPENAI_ENCODINGS, resolve_model
+from ..tokenizers.base import TokenizerBackend, TokenizerType
+from ..tokenizers.estimate import CHARS4
+from ..tokenizers.factory import (
     MODEL_MAPPINGS,
     Route,
     TokenizerFactory,
@@ -29,7 +27,9 @@ from .tokenizers.factory import (
     resolve_route,
     unregister_backend,
 )
-from .tokenizers.transformers import TransformersBackend
+from ..tokenizers.transformers import TransformersBackend
+from .discipline import acount_many, acount_one, count_many, count_one
+from .metrics import MetricsRecorder, PerformanceMetrics
 
 
 @dataclass(frozen=True)

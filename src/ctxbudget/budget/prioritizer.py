@@ -33,9 +33,9 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from ._clock import as_utc
-from .counter import TokenCounter
-from .rules.model import AuthorityLevel, MemoryRule, ranking_key, rule_cost_text, rule_priority
+from .._clock import as_utc
+from ..counting.counter import TokenCounter
+from ..rules.model import AuthorityLevel, MemoryRule, ranking_key, rule_cost_text, rule_priority
 
 __all__ = [
     "PrioritizationResult",

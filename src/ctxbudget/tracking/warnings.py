@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol, TextIO
 
-from ._clock import as_utc, utcnow
-from ._util import require_str, utilization_pct
+from .._clock import as_utc, utcnow
+from .._util import require_str, utilization_pct
 from .usage import TokenUsageTracker
 
 logger = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class BudgetWarningSystem:
     def from_config(cls, config: Any, operation_type: Any = None, **kwargs: Any) -> BudgetWarningSystem:
         """Limits from a ``BudgetConfigManager``: each configured tool's budget (its ``operation_type`` budget
         when given), and the global default as the global limit; disabled levels give no limit."""
-        from .errors import BudgetNotConfiguredError
+        from ..errors import BudgetNotConfiguredError
 
         budgets = config.get_all_budgets()
         per_tool: dict[str, int | None] = {}

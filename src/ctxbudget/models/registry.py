@@ -10,9 +10,9 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-from .claude_models import ClaudeModel, lookup_claude_model, parse_claude_id
-from .errors import UnknownModelError
-from .tokenizers.base import TokenizerType
+from ..errors import UnknownModelError
+from ..tokenizers.base import TokenizerType
+from .claude_ids import ClaudeModel, lookup_claude_model, parse_claude_id
 
 OPENAI = "openai"
 ANTHROPIC = "anthropic"

@@ -1,0 +1,1 @@
+"""Counting: the Counter (backend + cache), the cache discipline, metrics, single flight, truncation."""
