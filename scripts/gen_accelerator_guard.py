@@ -73,8 +73,6 @@ TOKTOK_VERSION = "{toktok.__version__}"
 TOKTOK_BINARY_SHA256 = "{hashlib.sha256(toktok_binary().read_bytes()).hexdigest()}"
 TIKTOKEN_VERSION = "{tiktoken.__version__}"
 UNICODE_VERSION = "{unicodedata.unidata_version}"
-#: assigned code points the sweep found counted differently (beyond the unassigned ones)
-SWEEP_DIFFERENCES = {len(differing)}
 
 #: inclusive code point ranges: texts holding any of them are counted by tiktoken
 REFERENCE_ONLY_RANGES: tuple[tuple[int, int], ...] = (

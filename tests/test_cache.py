@@ -10,6 +10,7 @@ import pytest
 
 from conftest import hammer
 from ctxbudget import CacheStatistics, TokenCountCache
+from ctxbudget._speedups import COMPILED
 from ctxbudget.cache.memory import SHORT_TEXT_CHARS, make_key
 
 
@@ -154,7 +155,8 @@ def test_long_texts_are_not_retained() -> None:
     short = "short text"
     before = sys.getrefcount(short)
     cache.set(short, "claude", 2, variant="v")
-    assert sys.getrefcount(short) == before + 2  # a short text is its key: held by its table and its entry
+    # a short text is its key: held by its table and its entry (compiled), or by its (namespace, text) key
+    assert sys.getrefcount(short) == before + (2 if COMPILED else 1)
 
 
 def test_lone_surrogates_and_nul_are_keys() -> None:
@@ -166,7 +168,8 @@ def test_lone_surrogates_and_nul_are_keys() -> None:
 
 
 def test_memory_per_long_text_entry_is_bounded() -> None:
-    """Everything an entry keeps (digest key, entry, table slot) stays under 150 B whatever the text size."""
+    """Everything an entry keeps (digest key, entry, table slot) stays under 150 B whatever the text size (under
+    250 B in the pure-Python store, whose (namespace, key) tuple and ordered-dict node cost more)."""
     cache = TokenCountCache(maxsize=20_000, ttl=300.0)
     texts = [f"{i} " + "lorem ipsum " * 100 for i in range(5_000)]
     cache.set("warm up the namespace", "claude", 1, variant="v")
@@ -177,7 +180,7 @@ def test_memory_per_long_text_entry_is_bounded() -> None:
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
     assert len(cache) == len(texts) + 1
-    assert used / len(texts) < 150
+    assert used / len(texts) < (150 if COMPILED else 250)
 
 
 @pytest.mark.spec(10)

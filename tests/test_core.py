@@ -1,5 +1,6 @@
-"""The compiled core (ctxbudget._core): the façade's dispatch, the store's invariants under threads, and its
-argument checks. Behaviour must be identical to the Python path it accelerates."""
+"""The cache's hot path (``ctxbudget._speedups``: compiled ``_core`` or pure ``_pycore``, whichever this run
+uses): the façade's dispatch, the store's invariants under threads, and its argument checks. The suite runs
+once per implementation (``CTXBUDGET_PURE=1``); ``test_store_parity.py`` compares the two directly."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from conftest import CharBackend, hammer
 from ctxbudget import TokenCountCache, TokenCounter, TokenizerFactory
-from ctxbudget._core import SHORT_TEXT_CHARS, Facade, count_route
+from ctxbudget._speedups import SHORT_TEXT_CHARS, Facade, count_route
 from ctxbudget.counting.metrics import MetricsRecorder
 from ctxbudget.tokenizers.factory import fast_routes, resolve_route
 

@@ -326,3 +326,18 @@ def test_import_does_not_pull_in_heavy_libraries(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
                          env=env)
     assert out.stdout.splitlines() == ["True", "[]"]
+
+
+def test_the_private_core_encoder_is_used_only_on_the_verified_tiktoken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any other tiktoken in the supported range counts through the public encode_ordinary."""
+    encoding = TokenizerFactory.get_tiktoken_encoding("o200k_base")
+    verified = openai_mod.core_encoder(encoding)
+    assert (verified == encoding._core_bpe.encode_ordinary) is (tiktoken.__version__ in openai_mod.CORE_BPE_VERIFIED)
+    monkeypatch.setattr(tiktoken, "__version__", "0.12.0")
+    other = openai_mod.core_encoder(encoding)
+    assert other == encoding.encode_ordinary
+    backend = openai_mod.OpenAIBackend(encoding)
+    assert backend.core_encode == encoding.encode_ordinary
+    assert backend.tokenizer_id == "tiktoken:o200k_base@0.12.0"
+    text = "hello, world \ud800 <|endoftext|>"
+    assert backend.count(text) == len(encoding.encode_ordinary(text))

@@ -1,10 +1,12 @@
 /*
- * ctxbudget._core: the compiled hot path of the token count cache.
+ * ctxbudget._core: the compiled hot path of the token count cache, a drop-in accelerator for the pure-Python
+ * reference implementation in _pycore.py (same names, behaviour and error messages; ctxbudget._speedups picks
+ * one, CTXBUDGET_PURE=1 forces the Python one, and a build without a compiler simply has no _core).
  *
  * Why C: a cache hit must cost a small fraction of tokenising a 20-character text (~0.75 us with
  * tiktoken's encode_ordinary here). In CPython the call, the route lookup, the key tuple, the LRU refresh,
- * the TTL clock and the metrics each cost 0.1-0.2 us, so the Python version of the hit path took ~1.2 us.
- * Here the whole path is one C call.
+ * the TTL clock and the metrics each cost 0.1-0.2 us, so the Python hit path costs several times more
+ * (bench/README.md has both). Here the whole path is one C call.
  *
  * What lives here:
  *   Store     LRU + TTL map: namespace (str) -> {key (short text str, or long-text digest int) -> entry},
@@ -94,14 +96,17 @@ store_now(Store *st, int64_t *now)
     if (r == NULL)
         return -1;
     double seconds = PyFloat_AsDouble(r);
-    Py_DECREF(r);
-    if (seconds == -1.0 && PyErr_Occurred())
+    if (seconds == -1.0 && PyErr_Occurred()) {
+        Py_DECREF(r);
         return -1;
+    }
     /* deadlines are now + ttl_ns (ttl_ns <= INT64_MAX / 4): keep both terms within a quarter of the range */
     if (!isfinite(seconds) || fabs(seconds) > 2.0e9) {
         PyErr_Format(PyExc_ValueError, "cache timer returned %R seconds; expected a finite value within +-2e9", r);
+        Py_DECREF(r); /* only now: the message above formats it */
         return -1;
     }
+    Py_DECREF(r);
     *now = (int64_t)(seconds * 1e9);
     return 0;
 }
@@ -191,6 +196,10 @@ store_insert(Store *st, PyObject *ns, PyObject *key, int64_t count, int64_t now)
         Py_DECREF(table); /* now owned by st->tables */
         if (rc < 0)
             return -1;
+        /* Inserting a dict makes the dict holding it GC-tracked, and so reachable from gc.get_objects(); code
+         * that cleared it there would free entries the recency list still links. It holds only tables of
+         * str/int keys and entries, which can never form a cycle, so the collector need not see it. */
+        PyObject_GC_UnTrack(st->tables);
     }
     int64_t deadline = st->ttl_ns ? now + st->ttl_ns : 0;
     Entry *e = (Entry *)PyDict_GetItemWithError(table, key);
@@ -282,6 +291,7 @@ Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         Py_DECREF(st);
         return NULL;
     }
+    PyObject_GC_UnTrack(st->tables); /* see store_insert */
     st->maxsize = 1;
     st->enabled = 1;
     return (PyObject *)st;
@@ -949,105 +959,10 @@ static PyTypeObject FacadeType = {
 };
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* The accelerator's guard: code points whose texts only the reference tokenizer may count.             */
-/* A bitmap over all of Unicode (136 KiB), set once from tokenizers/accelerator.py.                      */
-
-#define UNICODE_SIZE 0x110000
-static uint8_t *guard_bits = NULL;
-static Py_UCS4 guard_min = UNICODE_SIZE; /* the smallest guarded code point: most texts end their scan early */
-
-static PyObject *
-core_set_reference_only(PyObject *module, PyObject *ranges)
-{
-    PyObject *seq = PySequence_Fast(ranges, "ranges must be a sequence of (first, last) pairs");
-    if (seq == NULL)
-        return NULL;
-    uint8_t *bits = PyMem_Calloc(UNICODE_SIZE / 8, 1);
-    if (bits == NULL) {
-        Py_DECREF(seq);
-        return PyErr_NoMemory();
-    }
-    Py_UCS4 lowest = UNICODE_SIZE;
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-        long first, last;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "ll:range", &first, &last) || first < 0 ||
-            last < first || last >= UNICODE_SIZE) {
-            if (!PyErr_Occurred())
-                PyErr_Format(PyExc_ValueError, "bad code point range %ld..%ld", first, last);
-            PyMem_Free(bits);
-            Py_DECREF(seq);
-            return NULL;
-        }
-        for (long cp = first; cp <= last; cp++)
-            bits[cp >> 3] |= (uint8_t)(1u << (cp & 7));
-        if ((Py_UCS4)first < lowest)
-            lowest = (Py_UCS4)first;
-    }
-    Py_DECREF(seq);
-    PyMem_Free(guard_bits);
-    guard_bits = bits;
-    guard_min = lowest;
-    Py_RETURN_NONE;
-}
-
-static int
-is_guarded(PyObject *text)
-{
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    if (guard_bits == NULL)
-        return 1; /* no table: nothing is cleared for the accelerator */
-    if (kind == PyUnicode_1BYTE_KIND && guard_min > 0xFF)
-        return 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (ch >= guard_min && (guard_bits[ch >> 3] >> (ch & 7)) & 1)
-            return 1;
-    }
-    return 0;
-}
-
-static PyObject *
-core_reference_only(PyObject *module, PyObject *texts)
-{
-    if (!PyList_CheckExact(texts)) {
-        PyErr_SetString(PyExc_TypeError, "reference_only takes a list of str");
-        return NULL;
-    }
-    PyObject *out = PyList_New(0);
-    if (out == NULL)
-        return NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(texts); i++) {
-        PyObject *text = PyList_GET_ITEM(texts, i);
-        if (!PyUnicode_Check(text)) {
-            PyErr_Format(PyExc_TypeError, "texts[%zd] must be str, not %.100s", i, Py_TYPE(text)->tp_name);
-            Py_DECREF(out);
-            return NULL;
-        }
-        if (is_guarded(text)) {
-            PyObject *index = PyLong_FromSsize_t(i);
-            if (index == NULL || PyList_Append(out, index) < 0) {
-                Py_XDECREF(index);
-                Py_DECREF(out);
-                return NULL;
-            }
-            Py_DECREF(index);
-        }
-    }
-    return out;
-}
-
-/* ---------------------------------------------------------------------------------------------------- */
 
 static PyMethodDef core_functions[] = {
     {"count_route", (PyCFunction)(void (*)(void))core_count_route, METH_FASTCALL,
      "count_route(entry, text, cache, recorder) -> (count, cached): count one short text through cache."},
-    {"set_reference_only", (PyCFunction)core_set_reference_only, METH_O,
-     "set_reference_only(ranges): the inclusive code point ranges that keep a text away from the accelerator."},
-    {"reference_only", (PyCFunction)core_reference_only, METH_O,
-     "reference_only(texts: list[str]) -> list[int]: indices of the texts holding a guarded code point "
-     "(all of them before set_reference_only)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,8 +1,9 @@
 """TokenCountCache: a thread-safe LRU + TTL map from (tool, variant, text) to a token count.
 
-The store itself is compiled (``ctxbudget._core.Store``): a hit has to cost a small fraction of tokenising
-a 20-character text, which a Python implementation cannot do (see bench/README.md). Every store operation
-runs under the GIL without calling back into Python mid-update, so it is atomic without a lock.
+The store itself is ``_speedups.Store``: compiled (``_core.c``) when built, else the pure-Python reference
+(``_pycore.py``) with the same behaviour. A hit has to cost a small fraction of tokenising a 20-character
+text, which only the compiled store achieves (bench/README.md has both). Every store operation is atomic:
+the compiled one runs under the GIL without calling back into Python mid-update, the Python one under a lock.
 
 Keys: entries live in a namespace naming the tool, the tokenizer id and version, and the counting mode.
 Within it, texts up to ``SHORT_TEXT_CHARS`` are keyed by the string itself (a str caches its hash, so a
@@ -21,7 +22,7 @@ from typing import Any
 
 import xxhash
 
-from .._core import SHORT_TEXT_CHARS, Store
+from .._speedups import SHORT_TEXT_CHARS, Store
 
 __all__ = ["SHORT_TEXT_CHARS", "CacheStatistics", "TokenCountCache", "digest_key", "key_prefix", "make_key"]
 

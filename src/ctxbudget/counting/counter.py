@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from .._core import Facade
+from .._speedups import Facade
 from .._util import require_str
 from ..cache.memory import TokenCountCache
 from ..models.registry import ANTHROPIC, GOOGLE, OPENAI, OPENAI_ENCODINGS, resolve_model

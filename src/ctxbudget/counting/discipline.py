@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from .._core import count_route
+from .._speedups import count_route
 from ..cache.memory import SHORT_TEXT_CHARS, TokenCountCache, digest_key, exact_str, text_key
 from ..tokenizers.base import TokenizerType
 from ..tokenizers.factory import Route

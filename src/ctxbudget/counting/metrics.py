@@ -1,7 +1,8 @@
 """PerformanceMetrics and the recorder that accumulates it.
 
-The running totals live in a compiled ``Recorder`` (``ctxbudget._core``): the cached-count hot path adds to
-them without leaving C, and under the GIL each update is atomic, so no increment is lost between threads.
+The running totals live in ``_speedups.Recorder`` (compiled, or its pure-Python reference): the cached-count
+hot path adds to them in the same call that serves the hit, and each update is atomic, so no increment is
+lost between threads.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .._core import Recorder
+from .._speedups import Recorder
 
 
 @dataclass

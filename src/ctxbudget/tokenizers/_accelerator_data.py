@@ -5,8 +5,6 @@ TOKTOK_VERSION = "0.3.0"
 TOKTOK_BINARY_SHA256 = "d9383afe3bb59ec7a9631009a538a990826f3b0b2df90da3fc5d5fdd74ee19e0"
 TIKTOKEN_VERSION = "0.14.0"
 UNICODE_VERSION = "15.0.0"
-#: assigned code points the sweep found counted differently (beyond the unassigned ones)
-SWEEP_DIFFERENCES = 0
 
 #: inclusive code point ranges: texts holding any of them are counted by tiktoken
 REFERENCE_ONLY_RANGES: tuple[tuple[int, int], ...] = (

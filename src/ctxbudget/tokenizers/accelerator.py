@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .._core import reference_only, set_reference_only
+from .._speedups import pure_requested
 
 logger = logging.getLogger("ctxbudget.tokenizers")
 
@@ -63,14 +63,18 @@ def toktok_binary() -> Path:
 class Accelerator:
     """toktok counts for the texts the guard clears; ``reference`` (tiktoken's count) for the others."""
 
-    def __init__(self, name: str, count_many: Callable[..., list[int]], reference: Callable[[str], int]) -> None:
+    def __init__(
+        self, name: str, count_many: Callable[..., list[int]], reference: Callable[[str], int],
+        reference_only: Callable[[list[str]], list[int]],
+    ) -> None:
         self.name = name
         self._count_many = count_many
         self._reference = reference
+        self._reference_only = reference_only
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
         items = list(texts)  # our own copy: what the guard checked is what toktok gets
-        guarded = reference_only(items)
+        guarded = self._reference_only(items)
         if not guarded:
             return [n or 1 for n in self._count_many(items, self.name, 1)]
         skip = set(guarded)
@@ -94,8 +98,12 @@ def load(name: str, reference: Callable[[str], int]) -> Accelerator | None:
     from ._accelerator_data import REFERENCE_ONLY_RANGES, TIKTOKEN_VERSION, TOKTOK_BINARY_SHA256, TOKTOK_VERSION
 
     try:
+        if pure_requested():
+            raise ImportError("CTXBUDGET_PURE is set")
         import tiktoken
         import toktok
+
+        from . import _guard  # compiled; without it nothing could keep the guarded texts away from toktok
 
         binary = toktok_binary()
     except ImportError as exc:
@@ -112,9 +120,9 @@ def load(name: str, reference: Callable[[str], int]) -> Accelerator | None:
                        binary, digest, TOKTOK_BINARY_SHA256)
         return None
     if not _guard_installed:
-        set_reference_only(REFERENCE_ONLY_RANGES)
+        _guard.set_reference_only(REFERENCE_ONLY_RANGES)
         _guard_installed = True
-    accelerator = Accelerator(name, toktok.batch_count, reference)
+    accelerator = Accelerator(name, toktok.batch_count, reference, _guard.reference_only)
     probe = ["hello world", "Grüße, 世界! <|endoftext|>", "    indented\r\n\tcode(x) == 42;", "a\u088f's \ud800"]
     expected = [reference(t) for t in probe]
     if accelerator.count_batch(probe) != expected:  # pragma: no cover - a pinned binary cannot change

@@ -246,6 +246,23 @@ def tiktoken_version() -> str:
     return str(getattr(tiktoken, "__version__", "unknown"))
 
 
+#: tiktoken releases whose private ``Encoding._core_bpe.encode_ordinary`` was checked to give the public
+#: ``encode_ordinary``'s tokens on the parity corpus (tests/test_openai_parity.py). Only these use it.
+CORE_BPE_VERIFIED = frozenset({"0.14.0"})
+
+
+def core_encoder(encoding: tiktoken.Encoding) -> Callable[[str], list[int]]:
+    """The fastest exact ``encode_ordinary`` for short texts.
+
+    On a verified tiktoken, the Rust core's method, without the Python wrapper frame (~0.1-0.2 us a call);
+    it raises UnicodeEncodeError on lone surrogates, where the counter falls back to the wrapper and its
+    surrogate repair. Any other tiktoken (the supported range is wider) gets the public method.
+    """
+    core = getattr(encoding, "_core_bpe", None) if tiktoken_version() in CORE_BPE_VERIFIED else None
+    method = getattr(core, "encode_ordinary", None)
+    return method if callable(method) else encoding.encode_ordinary
+
+
 #: Texts longer than this are split at pre-tokenizer boundaries and counted in parallel.
 SPLIT_CHARS = 1 << 20
 #: Single texts from this length on go to the accelerator once it is loaded (below it, its per-call cost of
@@ -319,7 +336,7 @@ class OpenAIBackend:
         self.name = encoding.name
         self.tokenizer_id = f"tiktoken:{encoding.name}@{tiktoken_version()}"
         self._encode = encoding.encode_ordinary
-        self._core_encode = getattr(encoding, "_core_bpe", encoding).encode_ordinary
+        self._core_encode = core_encoder(encoding)
         self.mapper = AdaptiveMapper()
         self._accelerator: accelerator.Accelerator | None = None
         mode = accelerator.mode()
@@ -332,11 +349,8 @@ class OpenAIBackend:
 
     @property
     def core_encode(self) -> Callable[[str], list[int]] | None:
-        """For the compiled counter (short texts): the Rust core's encode_ordinary, without the Python wrapper
-        frame (~0.1-0.2 us a call). It raises UnicodeEncodeError on lone surrogates, where the counter falls
-        back to ``count`` and so to the wrapper's surrogate repair. tiktoken is pinned; if a release drops the
-        attribute, the public method is used. None when ``count`` is overridden (a subclass or an instance
-        attribute): then ``count`` itself must be called."""
+        """For the cache's hot path (short texts): ``core_encoder(encoding)``. None when ``count`` is overridden
+        (a subclass or an instance attribute): then ``count`` itself must be called."""
         if type(self).count is not OpenAIBackend.count or "count" in self.__dict__:
             return None
         return self._core_encode

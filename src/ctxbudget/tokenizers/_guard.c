@@ -1,0 +1,134 @@
+/*
+ * ctxbudget.tokenizers._guard: which texts the toktok accelerator may count (see accelerator.py).
+ *
+ * The guard is a set of code points (surrogates, code points unassigned in the Unicode version tiktoken was
+ * verified with, and whatever the parity sweep found counted differently); a text holding any of them is
+ * counted by tiktoken. The accelerator counts ~400 MiB/s, so the scan must cost far less than that: a bitmap
+ * over all of Unicode (136 KiB) and a scan that stops early for one-byte strings. Python's re needs about a
+ * second per MiB for a class of ~700 ranges, so there is no pure-Python guard: without this module the
+ * accelerator is simply not used, and tiktoken counts everything (the same numbers, slower).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* The accelerator's guard: code points whose texts only the reference tokenizer may count.             */
+/* A bitmap over all of Unicode (136 KiB), set once from tokenizers/accelerator.py.                      */
+
+#define UNICODE_SIZE 0x110000
+static uint8_t *guard_bits = NULL;
+static Py_UCS4 guard_min = UNICODE_SIZE; /* the smallest guarded code point: most texts end their scan early */
+
+static PyObject *
+guard_set_reference_only(PyObject *module, PyObject *ranges)
+{
+    PyObject *seq = PySequence_Fast(ranges, "ranges must be a sequence of (first, last) pairs");
+    if (seq == NULL)
+        return NULL;
+    uint8_t *bits = PyMem_Calloc(UNICODE_SIZE / 8, 1);
+    if (bits == NULL) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory();
+    }
+    Py_UCS4 lowest = UNICODE_SIZE;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        long first = 0, last = -1;
+        PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(pair)) {
+            PyErr_Format(PyExc_TypeError, "ranges[%zd] must be a (first, last) tuple, not %.100s", i,
+                         Py_TYPE(pair)->tp_name);
+            PyMem_Free(bits);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        if (!PyArg_ParseTuple(pair, "ll:range", &first, &last) || first < 0 ||
+            last < first || last >= UNICODE_SIZE) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "bad code point range %ld..%ld", first, last);
+            PyMem_Free(bits);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        for (long cp = first; cp <= last; cp++)
+            bits[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+        if ((Py_UCS4)first < lowest)
+            lowest = (Py_UCS4)first;
+    }
+    Py_DECREF(seq);
+    PyMem_Free(guard_bits);
+    guard_bits = bits;
+    guard_min = lowest;
+    Py_RETURN_NONE;
+}
+
+static int
+is_guarded(PyObject *text)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    if (guard_bits == NULL)
+        return 1; /* no table: nothing is cleared for the accelerator */
+    if (kind == PyUnicode_1BYTE_KIND && guard_min > 0xFF)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch >= guard_min && (guard_bits[ch >> 3] >> (ch & 7)) & 1)
+            return 1;
+    }
+    return 0;
+}
+
+static PyObject *
+guard_reference_only(PyObject *module, PyObject *texts)
+{
+    if (!PyList_CheckExact(texts)) {
+        PyErr_SetString(PyExc_TypeError, "reference_only takes a list of str");
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(texts); i++) {
+        PyObject *text = PyList_GET_ITEM(texts, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_Format(PyExc_TypeError, "texts[%zd] must be str, not %.100s", i, Py_TYPE(text)->tp_name);
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (is_guarded(text)) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            if (index == NULL || PyList_Append(out, index) < 0) {
+                Py_XDECREF(index);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(index);
+        }
+    }
+    return out;
+}
+
+static PyMethodDef guard_functions[] = {
+    {"set_reference_only", (PyCFunction)guard_set_reference_only, METH_O,
+     "set_reference_only(ranges): the inclusive code point ranges that keep a text away from the accelerator."},
+    {"reference_only", (PyCFunction)guard_reference_only, METH_O,
+     "reference_only(texts: list[str]) -> list[int]: indices of the texts holding a guarded code point "
+     "(all of them before set_reference_only)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef guard_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "ctxbudget.tokenizers._guard",
+    .m_doc = "The accelerator's guard: code points whose texts only the reference tokenizer may count.",
+    .m_size = -1,
+    .m_methods = guard_functions,
+};
+
+PyMODINIT_FUNC
+PyInit__guard(void)
+{
+    return PyModule_Create(&guard_module);
+}
