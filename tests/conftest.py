@@ -10,8 +10,10 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 
 from ctxbudget import TokenCounter, TokenizerFactory
+from ctxbudget.counting.routes import invalidate_routes
+from ctxbudget.models.registry import reset_tools, set_claude_model
 from ctxbudget.tokenizers.base import TokenizerType
-from ctxbudget.tokenizers.factory import invalidate_routes, set_claude_model, unregister_backend
+from ctxbudget.tokenizers.factory import unregister_backend
 
 CLAUDE_ENV = ("CLAUDE_MODEL", "ANTHROPIC_MODEL", "CLAUDE_CODE_MODEL", "HF_HUB_OFFLINE", "CTXBUDGET_GEMINI_MODEL",
               "CTXBUDGET_ACCELERATOR")
@@ -50,9 +52,11 @@ def _clean_state(_vocab_cache_dir: str, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("CTXBUDGET_CACHE_DIR", _vocab_cache_dir)
     monkeypatch.delenv("CTXBUDGET_NO_VOCAB_CACHE", raising=False)
     TokenCounter.reset_cache()
+    TokenCounter.initialize_cache()  # what a fresh process has: the default process-wide cache
     TokenCounter.reset_performance_metrics()
     TokenizerFactory.clear_cache()
     set_claude_model(None)
+    reset_tools()
     for tool in ("claude", "codex", "gemini", "gpt", "openai", "palm", "stub", "counting"):
         unregister_backend(tool)
     invalidate_routes()

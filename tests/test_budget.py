@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import WordBackend
-from ctxbudget import TokenCountCache, TokenCounter
+from ctxbudget import TokenCountCache, TokenCounter, fit
 from ctxbudget.budget import AllocationStrategy, CompressionStrategy, TokenBudgetManager
 from ctxbudget.budget.manager import overhead_for
 from ctxbudget.rules import MemoryRule, rule_cost_text
@@ -199,15 +199,28 @@ def test_each_rule_costed_once_per_allocation(words: WordBackend) -> None:
 @pytest.mark.spec(12)
 def test_cache_policy() -> None:
     assert TokenBudgetManager(enable_cache=False).cache is None
-    first = TokenBudgetManager(cache_maxsize=50, cache_ttl=10.0)
-    assert first.cache is TokenCounter.get_cache()
-    same = TokenBudgetManager(cache_maxsize=50, cache_ttl=10.0)
-    assert same.cache is first.cache
+    shared = TokenCounter.get_cache()
+    assert shared is not None and (shared.maxsize, shared.ttl) == (1000, 300.0)  # a fresh process's default
+    assert TokenBudgetManager().cache is shared  # the same size and TTL: shared
     other = TokenBudgetManager(cache_maxsize=70, cache_ttl=10.0)
-    assert other.cache is not first.cache
+    assert other.cache is not shared
     assert isinstance(other.cache, TokenCountCache)
     assert (other.cache.maxsize, other.cache.ttl) == (70, 10.0)
-    assert (first.cache.maxsize, first.cache.ttl) == (50, 10.0)
+
+
+def test_building_a_manager_changes_no_global_state() -> None:
+    """Review finding: a manager installed the process-wide cache, so fit() undid a user's reset_cache()."""
+    TokenCounter.reset_cache()
+    manager = TokenBudgetManager(cache_maxsize=50, cache_ttl=10.0)
+    assert TokenCounter.get_cache() is None
+    assert manager.cache is not None and (manager.cache.maxsize, manager.cache.ttl) == (50, 10.0)
+    rules = [MemoryRule(id="a", category="behavior", name="a", rule="Run the tests.", authority="default",
+                        scope=[])]
+    fit(rules, "codex", 1000)
+    assert TokenCounter.get_cache() is None
+    replaced = TokenCounter.initialize_cache(maxsize=7)
+    TokenBudgetManager()
+    assert TokenCounter.get_cache() is replaced
 
 
 def test_disabled_cache_really_disables(words: WordBackend) -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import tiktoken
 
 from ctxbudget import TokenizerFactory
 from ctxbudget.cli.main import main
@@ -172,8 +173,10 @@ def test_check_gate_exits_1_on_critical_and_warns_on_stderr(capsys: pytest.Captu
     data = json.loads(out)
     assert (code, data["exit_code"], err) == (1, 1, "")
     assert [w["level"] for w in data["warnings"]] == ["info", "warning", "critical"]
-    assert data["tools"] == [{"tool": "codex", "tokens": used, "budget": used + 5,
-                              "utilization": round(pct, 1), "level": "critical"}]
+    assert data["tools"] == [{"tool": "codex", "model": "gpt-5-codex", "budget_key": "codex", "tokens": used,
+                              "budget": used + 5, "utilization": round(pct, 1), "level": "critical",
+                              "provenance": {"tokenizer_id": f"tiktoken:o200k_base@{tiktoken.__version__}",
+                                             "tokenizer_type": "tiktoken", "exact": True, "kind": "exact"}}]
 
 
 def test_check_passes_with_default_budgets(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,

@@ -18,7 +18,7 @@ from conftest import CharBackend, hammer
 from ctxbudget import TokenCountCache, TokenCounter, TokenizerFactory
 from ctxbudget._speedups import SHORT_TEXT_CHARS, Facade, count_route
 from ctxbudget.counting.metrics import MetricsRecorder
-from ctxbudget.tokenizers.factory import fast_routes, resolve_route
+from ctxbudget.counting.routes import fast_routes, resolve_route
 
 
 def o200k(text: str) -> int:

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import CharBackend
 from ctxbudget import (
+    MODEL_MAPPINGS,
     Counter,
     TokenCount,
     TokenCountCache,
@@ -15,7 +16,6 @@ from ctxbudget import (
     TokenizerFactory,
     TokenizerType,
 )
-from ctxbudget.tokenizers.factory import MODEL_MAPPINGS
 
 TEN_WORDS = "one two three four five six seven eight nine ten"
 
@@ -151,6 +151,7 @@ def test_use_cache_false_and_disabled_cache_record_nothing(char_backend: CharBac
 
 def test_no_process_cache_means_no_caching(char_backend: CharBackend) -> None:
     TokenCounter.register_backend("stub", char_backend)
+    TokenCounter.reset_cache()
     assert TokenCounter.get_cache() is None
     TokenCounter.count_tokens("abc", "stub")
     TokenCounter.count_tokens("abc", "stub")

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ctxbudget import TokenCounter, fit, load_rules
-from ctxbudget.fit import tool_for_model
+from ctxbudget import TokenCounter, fit, load_rules, resolve_model
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden" / "examples"
@@ -41,8 +40,10 @@ def test_tight_budget_reports_absolute_overflow() -> None:
 
 
 def test_models_pick_their_agent() -> None:
-    assert [tool_for_model(m) for m in ("claude-sonnet-4-5", "gpt-5-codex", "gpt-4o", "gemini-2.5-pro", "CODEX")] == [
-        "claude", "codex", "codex", "gemini", "codex"]
+    models = ("claude-sonnet-4-5", "gpt-5-codex", "gpt-4o", "gemini-2.5-pro", "CODEX")
+    assert [resolve_model(m).agent for m in models] == ["claude", "codex", "codex", "gemini", "codex"]
+    rules = load_rules(ROOT / "examples" / "rules.yaml")
+    assert [fit(rules, m, 4000).tool for m in models] == ["claude", "codex", "codex", "gemini", "codex"]
 
 
 def test_budget_from_default_config() -> None:

@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import CharBackend
-from ctxbudget import TokenCounter
+from ctxbudget import OperationType, TokenCounter
+from ctxbudget.counting.routes import resolve_route
 from ctxbudget.formatters import (
     ClaudeCodeAdapter,
     FormatManager,
@@ -33,7 +34,6 @@ from ctxbudget.formatters import (
 )
 from ctxbudget.formatters.base import _Fitter, display_name
 from ctxbudget.rules import AuthorityLevel, MemoryCategory, MemoryRule
-from ctxbudget.tokenizers.factory import resolve_route
 from rulesets import golden_rules
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -48,7 +48,7 @@ FOOTERS = {
 }
 FOOTER_WORDS = {"claude": "rules skipped", "codex": "rules omitted", "gemini": "guidelines omitted"}
 METADATA_KEYS = {"absolute_rules", "default_rules", "over_budget", "overflow_tokens", "token_budget",
-                 "tokenizer_used", "tokenizer_exact"}
+                 "tokenizer_used", "tokenizer_id", "tokenizer_exact"}
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
@@ -471,7 +471,7 @@ def test_capabilities_table() -> None:
         "codex", FormatType.PLAIN_TEXT, 4096, True, False, False, "file")
     assert GoogleGeminiAdapter(max_context_tokens=5000).get_capabilities() == ToolCapabilities(
         "gemini", FormatType.SYSTEM_INSTRUCTION, 5000, True, False, True, "api")
-    assert [f.value for f in FormatType] == ["markdown", "plain", "xml", "json", "system_instruction"]
+    assert [f.value for f in FormatType] == ["markdown", "plain", "system_instruction"]
 
 
 @pytest.mark.parametrize("tool", ["claude", "codex", "gemini"])
@@ -539,12 +539,12 @@ def test_manager_errors() -> None:
 def test_manager_budget_from_config() -> None:
     config = StubConfig(150)
     ctx = FormatManager(config=config).format_for_tool("codex", golden_rules())
-    assert config.calls == [("codex", None)]
+    assert config.calls == [("codex", OperationType.CONTEXT_INJECTION)]  # the budget fit and check use
     assert ctx.metadata["token_budget"] == 150
     assert ctx.token_count <= 150
     assert ctx.metadata["valid"] is True
     explicit = FormatManager(config=config).format_for_tool("codex", golden_rules(), 4000)
-    assert explicit.metadata["token_budget"] == 4000 and config.calls == [("codex", None)]
+    assert explicit.metadata["token_budget"] == 4000 and len(config.calls) == 1
 
 
 def test_manager_flags_invalid_and_warns(caplog: pytest.LogCaptureFixture) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conftest import WordBackend
+from ctxbudget import TokenCounter
 from ctxbudget.budget.prioritizer import (
     PrioritizationResult,
     PrioritizationStrategy,
@@ -289,6 +290,7 @@ def test_scores_are_ordered_by_total_score() -> None:
 
 @pytest.mark.spec(24)
 def test_each_pass_costs_every_rule_in_one_batch_call(words: WordBackend) -> None:
+    TokenCounter.reset_cache()  # no process-wide cache: every pass reaches the backend
     p = case_prioritizer()
     rules = case_rules()
     expected_texts = ["Always run the tests python source:user_explicit",

@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from ctxbudget import MemoryRule, TokenCountCache, TokenCounter, TokenizerFactory
+from ctxbudget import MODEL_MAPPINGS, MemoryRule, TokenCountCache, TokenCounter, TokenizerFactory
 from ctxbudget._util import atomic_write_text
 from ctxbudget.budget.claude_session import ClaudeBudgetManager
 from ctxbudget.counting.metrics import MetricsRecorder
 from ctxbudget.rules import ranked_positions, rule_cost_text
 from ctxbudget.tokenizers import openai as openai_mod
-from ctxbudget.tokenizers.factory import MODEL_MAPPINGS
 
 
 @pytest.mark.spec(4)

@@ -1,7 +1,7 @@
 """ctxbudget: token counts with provenance, a fast count cache, and token budgets for LLM context.
 
-Re-exports only: every public name of SPEC.md is importable as ``from ctxbudget import ...``. The counting
-core is imported eagerly; the rest (rules, budgets, formatters, config, usage, warnings) is loaded on first
+Re-exports only: every public name is importable as ``from ctxbudget import ...``. The counting core is
+imported eagerly; the rest (rules, budgets, formatters, config, usage, warnings) is loaded on first
 access, so ``import ctxbudget`` stays cheap for the CLI and never imports transformers/torch.
 """
 
@@ -21,9 +21,9 @@ from .errors import (
     UnknownModelError,
 )
 from .models.claude_ids import ClaudeModel
-from .models.registry import ModelSpec, resolve_model
+from .models.registry import MODEL_MAPPINGS, ModelSpec, resolve_model, set_claude_model
 from .tokenizers.base import TokenizerBackend, TokenizerType
-from .tokenizers.factory import MODEL_MAPPINGS, TokenizerFactory, set_claude_model
+from .tokenizers.factory import TokenizerFactory
 
 __version__ = "0.1.0"
 
@@ -36,8 +36,9 @@ _LAZY = {
                     "GoogleGeminiAdapter", "LLMToolAdapter", "ToolCapabilities"),
     ".fit": ("FitResult", "fit"),
     ".config": ("BudgetConfig", "BudgetConfigManager", "BudgetScope"),
-    ".tracking.usage": ("GlobalUsageTracker", "OperationType", "OperationUsage", "SQLiteUsageStore",
-                        "SessionUsageSnapshot", "TokenUsageTracker", "ToolUsageStats"),
+    ".operations": ("OperationType",),
+    ".tracking.usage": ("GlobalUsageTracker", "OperationUsage", "SQLiteUsageStore", "SessionUsageSnapshot",
+                        "TokenUsageTracker", "ToolUsageStats"),
     ".tracking.warnings": ("BudgetThreshold", "BudgetWarningSystem", "ThrottleConfig", "WarningEvent",
                            "WarningLevel", "exit_code_for"),
     ".budget.claude_session": ("ClaudeBudgetAllocation", "ClaudeBudgetManager", "SessionUsageStats"),
@@ -74,11 +75,11 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
         LLMToolAdapter,
         ToolCapabilities,
     )
+    from .operations import OperationType
     from .rules import AuthorityLevel, MemoryCategory, MemoryRule, rule_cost_text, rule_priority
     from .rules.loaders import RulesFileError, load_rules, rules_from_markdown
     from .tracking.usage import (
         GlobalUsageTracker,
-        OperationType,
         OperationUsage,
         SessionUsageSnapshot,
         SQLiteUsageStore,

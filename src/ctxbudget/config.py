@@ -60,7 +60,7 @@ import yaml
 
 from ._util import atomic_write_text, require_str
 from .errors import BudgetNotConfiguredError, ConfigError
-from .tracking.usage import OperationType, operation_type_of
+from .operations import OperationType, operation_type_of
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,10 @@
 """``fit``: choose the rules that fit a model's budget and render them as that agent's context text.
 
-The allocator decides which rules win (authority, priority, strategy); the agent's formatter then renders
-them and guarantees that the final text — headings, separators and footer included — fits the budget,
-counted with the tool's tokenizer. Rules the formatter had to leave out are reported as skipped too.
+The model registry names, for the model (or tool) given, the counter that counts for it, the agent format
+that renders for it and the budget that applies. The allocator decides which rules win (authority, priority,
+strategy); the agent's formatter then renders them and guarantees that the final text — headings, separators
+and footer included — fits the budget, counted by that same counter. Rules the formatter had to leave out are
+reported as skipped too.
 """
 
 from __future__ import annotations
@@ -12,16 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .budget import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
-from .errors import UnknownModelError
-from .formatters import FormatManager
-from .models.registry import ANTHROPIC, GOOGLE, OPENAI, resolve_model
+from .counting.counter import Counter
+from .formatters import ClaudeCodeAdapter, FormatManager, GitHubCodexAdapter, GoogleGeminiAdapter, LLMToolAdapter
+from .models.registry import resolve_model
+from .operations import OperationType
 from .rules.model import MemoryRule
-from .tokenizers.base import backend_kind
-from .tokenizers.factory import resolve_route
 
-_AGENT_TOOLS = {"claude": "claude", "codex": "codex", "gpt": "codex", "openai": "codex", "gemini": "gemini",
-                "palm": "gemini"}
-_PROVIDER_TOOLS = {ANTHROPIC: "claude", OPENAI: "codex", GOOGLE: "gemini"}
+#: The adapter that renders for each agent the registry names.
+ADAPTERS: dict[str, type[LLMToolAdapter]] = {
+    "claude": ClaudeCodeAdapter, "codex": GitHubCodexAdapter, "gemini": GoogleGeminiAdapter,
+}
 
 
 @dataclass
@@ -53,18 +55,6 @@ class FitResult:
         }
 
 
-def tool_for_model(model: str) -> str:
-    """The agent/tool whose format and tokenizer serve ``model`` (a tool name or a model id)."""
-    name = model.strip().lower()
-    if name in _AGENT_TOOLS:
-        return _AGENT_TOOLS[name]
-    spec = resolve_model(model)
-    tool = _PROVIDER_TOOLS.get(spec.provider)
-    if tool is None:  # pragma: no cover - every provider in the registry has an agent format
-        raise UnknownModelError(f"No agent format for provider {spec.provider!r}")
-    return tool
-
-
 def fit(
     rules: Sequence[MemoryRule],
     model: str = "claude",
@@ -74,34 +64,37 @@ def fit(
     compression: CompressionStrategy | str = CompressionStrategy.NONE,
     config: Any = None,
     options: Mapping[str, Any] | None = None,
+    counter: Counter | None = None,
 ) -> FitResult:
-    """Fit ``rules`` into ``budget`` tokens for ``model`` and render them (see the module docstring).
+    """Fit ``rules`` into ``budget`` tokens for ``model`` (a model id or tool name) and render them.
 
-    ``budget=None`` takes the tool's ``context_injection`` budget from ``config`` (a ``BudgetConfigManager``;
-    default budgets when ``config`` is None) — the same budget ``ctxbudget check`` gates on.
+    ``budget=None`` takes the ``context_injection`` budget of the model's budget key from ``config`` (a
+    ``BudgetConfigManager``; the built-in defaults when None) — the same budget ``ctxbudget check`` gates on.
+    ``counter`` defaults to the registry's counter for ``model`` on the process-wide cache; the result's
+    ``tool`` is the agent whose format was rendered. Unknown models raise ``UnknownModelError``.
     """
-    tool = tool_for_model(model)
+    spec = resolve_model(model)
+    counter = counter if counter is not None else Counter.for_model(model)
     if budget is None:
         if config is None:
             from .config import BudgetConfigManager
 
             config = BudgetConfigManager()
-        budget = int(config.get_budget(tool, "context_injection"))
+        budget = int(config.get_budget(spec.budget_key, OperationType.CONTEXT_INJECTION))
     manager = TokenBudgetManager(allocation_strategy=AllocationStrategy(strategy),
-                                 compression_strategy=CompressionStrategy(compression), overhead_percentage=0.0)
-    allocation = manager.allocate_budget(rules, budget, tool)
+                                 compression_strategy=CompressionStrategy(compression), overhead_percentage=0.0,
+                                 counter=counter)
+    allocation = manager.allocate_budget(rules, budget, model)
+    adapter_type = ADAPTERS[spec.agent]
+    # an explicit budget above the adapter's default injection size raises it: the caller asked for that much
+    adapter = adapter_type(max_context_tokens=max(budget, adapter_type.DEFAULT_MAX_CONTEXT_TOKENS), counter=counter)
     formats = FormatManager()
-    adapter = formats.get_adapter(tool)
-    assert adapter is not None
-    if budget > adapter.max_context_tokens:  # an explicit budget raises the adapter's default injection size
-        formats.register_adapter(tool, type(adapter)(max_context_tokens=budget))
-    formatted = formats.format_for_tool(tool, allocation.rules_included, budget, dict(options) if options else None)
-    backend = resolve_route(tool, True).backend
-    provenance = {"tokenizer_id": backend.tokenizer_id, "tokenizer_type": backend.tokenizer_type.value,
-                  "exact": bool(backend.exact), "kind": backend_kind(backend)}
+    formats.register_adapter(spec.agent, adapter)
+    formatted = formats.format_for_tool(spec.agent, allocation.rules_included, budget,
+                                        dict(options) if options else None)
     return FitResult(
-        text=formatted.content, tokens=formatted.token_count, budget=budget, tool=tool,
+        text=formatted.content, tokens=formatted.token_count, budget=budget, tool=spec.agent,
         included=list(formatted.rules_included), skipped=[*allocation.rules_skipped, *formatted.rules_skipped],
-        over_budget=bool(formatted.metadata.get("over_budget")), provenance=provenance, allocation=allocation,
-        metadata=dict(formatted.metadata),
+        over_budget=bool(formatted.metadata.get("over_budget")), provenance=counter.provenance(),
+        allocation=allocation, metadata=dict(formatted.metadata),
     )

@@ -1,4 +1,4 @@
-"""Claude session budgets: model limits, cumulative spend across requests, threshold warnings (SPEC §2.6)."""
+"""Claude session budgets: model limits, cumulative spend across requests, threshold warnings."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 from .._clock import utcnow
 from .._util import utilization_pct
 from ..counting.counter import TokenCounter
-from ..models.claude_ids import ClaudeModel
+from ..models.claude_ids import ClaudeModel, parse_claude_id
+from ..models.registry import CLAUDE_ENV_VARS, resolve_model
 from ..rules.model import MemoryRule
-from ..tokenizers.factory import CLAUDE_ENV_VARS
 from ..tracking.warnings import BudgetThreshold, BudgetWarningSystem, ThrottleConfig, WarningLevel
 from . import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
 
@@ -90,6 +90,11 @@ class ClaudeBudgetManager:
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.model = model if isinstance(model, ClaudeModel) else ClaudeModel.from_model_id(model)
+        #: what the registry counts for: the model given (an unlisted but well-formed id keeps its own
+        #: tokenizer generation), or the ``claude`` tool — the model in use — for DEFAULT
+        self.count_as = self.model.model_id if self.model is not ClaudeModel.DEFAULT else "claude"
+        if isinstance(model, str) and self.model is ClaudeModel.DEFAULT and parse_claude_id(model) is not None:
+            self.count_as = model
         for name, value in (("custom_budget_limit", custom_budget_limit), ("context_window", context_window)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
@@ -99,7 +104,8 @@ class ClaudeBudgetManager:
         self._now = now
         self.budget_limit = self.model.token_limit if custom_budget_limit is None else custom_budget_limit
         # the model's real input window (1M for Opus/Sonnet 4.6+), not the 200k budget default
-        self.context_window = self.model.version.context_window if context_window is None else context_window
+        default_window = resolve_model(self.count_as).context_window
+        self.context_window = default_window if context_window is None else context_window
         self.warning_thresholds = thresholds
         self._manager = TokenBudgetManager(
             allocation_strategy=allocation_strategy, compression_strategy=compression_strategy,
@@ -134,14 +140,14 @@ class ClaudeBudgetManager:
         if user_query_tokens > 0:
             query_tokens = user_query_tokens
         elif user_query is not None:
-            query_tokens = TokenCounter.count_tokens(user_query, "claude")
+            query_tokens = TokenCounter.count_tokens(user_query, self.count_as)
         else:
             query_tokens = 0
         with self._lock:
             stats = self.session_stats
             room = min(self.context_window, self.budget_limit - stats.total_tokens_used)
             available = max(0, room - query_tokens)
-            base = self._manager.allocate_budget(rules, available, "claude")
+            base = self._manager.allocate_budget(rules, available, self.count_as)
             overhead = base.overhead_tokens if base.rules_included else 0
             context = base.absolute_tokens + base.default_tokens + overhead
             stats.total_tokens_used += context + query_tokens

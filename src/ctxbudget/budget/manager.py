@@ -1,7 +1,10 @@
-"""TokenBudgetManager: fit ABSOLUTE and DEFAULT rules into a token budget (SPEC.md §2.5).
+"""TokenBudgetManager: fit ABSOLUTE and DEFAULT rules into a token budget.
 
-Every rule is costed once per pass with one batch count of ``rule_cost_text``; selection works on input
-positions, so duplicate rules each count and nothing depends on rule equality.
+Every rule is costed once per pass with one batch count of ``rule_cost_text``, by the manager's ``Counter``
+when it was given one, else by the counter the model registry names for the ``tool_name`` of the call (on
+the manager's cache). Selection works on input positions, so duplicate rules each count and nothing depends
+on rule equality. The rules of selection, compression and the statistics are documented in
+``docs/allocation.md``.
 """
 
 from __future__ import annotations
@@ -13,10 +16,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from ..cache.memory import TokenCountCache
-from ..counting.counter import TokenCounter
+from ..counting.counter import Counter, TokenCounter
+from ..models.registry import budget_key
 from ..rules.model import AuthorityLevel, MemoryRule, ranked_positions, rule_cost_text
-from ..tokenizers.base import TokenizerType
-from ..tokenizers.factory import resolve_route
 from .compression import CompressionStrategy, shorten, simplify
 from .strategies import AllocationStrategy, fill, select_equal, select_priority, select_round_robin
 
@@ -80,6 +82,8 @@ class TokenBudgetManager:
         cache_maxsize: int = 1000,
         cache_ttl: float = 300.0,
         config: BudgetSource | None = None,
+        *,
+        counter: Counter | None = None,
     ) -> None:
         if isinstance(overhead_percentage, bool) or not isinstance(overhead_percentage, (int, float)) or not (
             0 <= overhead_percentage < 1
@@ -91,36 +95,45 @@ class TokenBudgetManager:
         self.overhead_percentage = overhead_percentage
         self.use_accurate_counting = use_accurate_counting
         self.config = config
-        self.cache = self._choose_cache(enable_cache, cache_maxsize, cache_ttl)
+        #: counts every rule when given; else each call counts with the registry's counter for its tool_name
+        self.counter = counter
+        self.cache = counter.cache if counter is not None else self._choose_cache(enable_cache, cache_maxsize,
+                                                                                   cache_ttl)
 
     @staticmethod
     def _choose_cache(enable: bool, maxsize: int, ttl: float) -> TokenCountCache | None:
-        """No cache when disabled; else the process-wide one if it has our size and TTL (created if there is
-        none), else a private one — a manager never silently inherits another's size or TTL."""
+        """No cache when disabled; else the process-wide one if it has our size and TTL, else a private one — a
+        manager never silently inherits another's size or TTL, and building one changes no global state."""
         if not enable:
             return None
         shared = TokenCounter.get_cache()
-        if shared is None:
-            return TokenCounter.initialize_cache(maxsize=maxsize, ttl=ttl)
-        if shared.maxsize == maxsize and shared.ttl == float(ttl):
+        if shared is not None and shared.maxsize == maxsize and shared.ttl == float(ttl):
             return shared
         return TokenCountCache(maxsize=maxsize, ttl=ttl)
 
     # --- costing -----------------------------------------------------------------------------------------
-    def _cost(self, rules: Sequence[MemoryRule], tool_name: str) -> list[int]:
-        return TokenCounter.batch_count_tokens(
-            [rule_cost_text(r) for r in rules], tool_name, use_tokenizer=self.use_accurate_counting,
-            use_cache=self.cache is not None, cache=self.cache,
-        )
+    def counter_for(self, tool_name: str) -> Counter:
+        """The counter this manager costs ``tool_name``'s rules with (see the module docstring)."""
+        if self.counter is not None:
+            return self.counter
+        return Counter.for_model(tool_name, self.cache, use_tokenizer=self.use_accurate_counting,
+                                 recorder=TokenCounter._recorder)
+
+    @staticmethod
+    def _cost(counter: Counter, rules: Sequence[MemoryRule]) -> list[int]:
+        return counter.count_batch([rule_cost_text(r) for r in rules])
 
     def _resolve_budget(self, total_budget: int | None, tool_name: str, operation_type: Any) -> int:
+        """An explicit budget, checked against the config; else the config's budget for the tool — for a model
+        id, the budget of the tool the registry names for it (``gpt-4`` → ``codex``)."""
+        key = budget_key(tool_name)
         if total_budget is None:
             if self.config is None:
                 raise ValueError("total_budget is None and the manager has no budget config")
-            return int(self.config.get_budget(tool_name, operation_type))
+            return int(self.config.get_budget(key, operation_type))
         if isinstance(total_budget, bool) or not isinstance(total_budget, int) or total_budget < 0:
             raise ValueError(f"total_budget must be an int >= 0, got {total_budget!r}")
-        if self.config is not None and not self.config.validate_budget(total_budget, tool_name):
+        if self.config is not None and not self.config.validate_budget(total_budget, key):
             raise ValueError(f"total_budget {total_budget} is outside the configured limits for {tool_name!r}")
         return total_budget
 
@@ -152,11 +165,11 @@ class TokenBudgetManager:
         return _Selection(absolute, absolute_skipped, defaults, costs, list(rules), over)
 
     def _compressed(
-        self, rules: list[MemoryRule], available: int, ranked: list[int], tool_name: str
+        self, rules: list[MemoryRule], available: int, ranked: list[int], counter: Counter
     ) -> tuple[_Selection, list[dict[str, Any]]]:
         """Selection over SIMPLE copies, then (INTELLIGENT) shortened copies of rules still left out."""
         simple = [simplify(r) for r in rules]
-        costs = self._cost(simple, tool_name)
+        costs = self._cost(counter, simple)
         selection = self._select(simple, costs, available, ranked)
         if self.compression_strategy is CompressionStrategy.INTELLIGENT and not selection.over_budget:
             left = available - selection.absolute_tokens - selection.default_tokens
@@ -166,7 +179,7 @@ class TokenBudgetManager:
                     break
                 if simple[i].is_absolute or i in chosen:
                     continue
-                found = shorten(simple[i], left, lambda cands: self._cost(cands, tool_name))
+                found = shorten(simple[i], left, lambda cands: self._cost(counter, cands))
                 if found is not None:
                     simple[i] = selection.rules[i] = found[0]
                     costs[i] = found[1]
@@ -184,8 +197,9 @@ class TokenBudgetManager:
         self, rules: Sequence[MemoryRule], total_budget: int | None, tool_name: str, operation_type: Any = None
     ) -> BudgetAllocation:
         budget = self._resolve_budget(total_budget, tool_name, operation_type)
+        counter = self.counter_for(tool_name)
         items = list(rules)
-        costs = self._cost(items, tool_name)
+        costs = self._cost(counter, items)
         overhead = overhead_for(budget, self.overhead_percentage)
         available = budget - overhead
         ranked = ranked_positions(items)
@@ -193,23 +207,23 @@ class TokenBudgetManager:
         compressed: list[dict[str, Any]] = []
         skipped_any = selection.included < len(items)
         if self.compression_strategy is not CompressionStrategy.NONE and (skipped_any or selection.over_budget):
-            candidate, changed = self._compressed(items, available, ranked, tool_name)
+            candidate, changed = self._compressed(items, available, ranked, counter)
             better = candidate.included > selection.included or (
                 selection.over_budget and candidate.absolute_tokens < selection.absolute_tokens
             )
             if better and changed:
                 selection, compressed = candidate, changed
-        return self._allocation(items, selection, budget, overhead, available, compressed, tool_name)
+        return self._allocation(items, selection, budget, overhead, available, compressed, counter)
 
     def _allocation(
         self, items: list[MemoryRule], sel: _Selection, budget: int, overhead: int, available: int,
-        compressed: list[dict[str, Any]], tool_name: str,
+        compressed: list[dict[str, Any]], counter: Counter,
     ) -> BudgetAllocation:
         included_positions = [*sel.absolute, *sel.defaults]
         chosen = set(included_positions)
         skipped_positions = [i for i in range(len(items)) if i not in chosen]
         absolute_tokens, default_tokens = sel.absolute_tokens, sel.default_tokens
-        backend = resolve_route(tool_name, self.use_accurate_counting).backend
+        backend = counter.backend
         stats: dict[str, Any] = {
             "over_budget": sel.over_budget,
             "overflow_tokens": max(0, absolute_tokens - available),
@@ -220,8 +234,7 @@ class TokenBudgetManager:
             "skipped_count": len(skipped_positions),
             "strategy": self.allocation_strategy.value,
             "utilization": (absolute_tokens + default_tokens) / budget if budget else 0.0,
-            "tokenizer_used": (backend.tokenizer_type.value if self.use_accurate_counting
-                               else TokenizerType.ESTIMATION.value),
+            "tokenizer_used": backend.tokenizer_type.value,
             "tokenizer_id": backend.tokenizer_id,
             "tokenizer_exact": bool(backend.exact),
             "compression": self.compression_strategy.value,

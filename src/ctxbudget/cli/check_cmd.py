@@ -8,10 +8,11 @@ import sys
 from typing import Any
 
 from .._util import utilization_pct
-from ..counting.counter import TokenCounter
-from ..fit import tool_for_model
+from ..counting.counter import Counter
+from ..errors import UnknownModelError
+from ..models.registry import resolve_model
 from ..tracking.warnings import BudgetWarningSystem, WarningEvent, exit_code_for
-from .common import EXIT_OK, iter_inputs, print_json, render_table
+from .common import EXIT_OK, UsageError, iter_inputs, print_json, render_table
 from .config_cmd import load_config
 
 DEFAULT_TOOLS = ("claude", "codex", "gemini")
@@ -36,15 +37,19 @@ def run(args: argparse.Namespace) -> int:
     events: list[WarningEvent] = []
     warnings = BudgetWarningSystem(enable_logging=False, enable_cli_output=not args.json, stream=sys.stderr)
     for name in args.tools or DEFAULT_TOOLS:
-        tool = tool_for_model(name)
-        used = sum(TokenCounter.batch_count_tokens(texts, tool)) if texts else 0
-        budget = config.get_budget(tool, args.operation)
-        found = warnings.check_usage(tool, used, budget)
+        try:
+            spec = resolve_model(name)
+        except UnknownModelError as exc:
+            raise UsageError(str(exc)) from None
+        counter = Counter.for_model(name)  # the registry's tokenizer for this very model, as `count` uses
+        used = sum(counter.count_batch(texts)) if texts else 0
+        budget = config.get_budget(spec.budget_key, args.operation)
+        found = warnings.check_usage(name, used, budget)
         events += found
         level = max((e.level for e in found), key=["info", "warning", "critical"].index, default=None)
-        rows.append({"tool": tool, "tokens": used, "budget": budget,
-                     "utilization": round(utilization_pct(used, budget), 1),
-                     "level": level.value if level else None})
+        rows.append({"tool": name, "model": spec.canonical_id, "budget_key": spec.budget_key, "tokens": used,
+                     "budget": budget, "utilization": round(utilization_pct(used, budget), 1),
+                     "level": level.value if level else None, "provenance": counter.provenance()})
     code = exit_code_for(events)
     if args.json:
         print_json({"source": source, "operation": args.operation, "tools": rows,

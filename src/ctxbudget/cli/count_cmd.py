@@ -6,11 +6,10 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from ..counting.counter import Counter, TokenCounter, backend_for
+from ..counting.counter import Counter
 from ..errors import UnknownModelError
-from ..models.registry import OPENAI, resolve_model
-from ..tokenizers.base import TokenizerBackend, backend_kind
-from ..tokenizers.estimate import CHARS4, WORDS13
+from ..models.registry import resolve_model
+from ..tokenizers.factory import registered_backend
 from .common import EXIT_OK, EXIT_OVER, Progress, UsageError, iter_inputs, print_json, render_table
 
 DEFAULT_MODELS = ("claude", "codex", "gemini")
@@ -36,30 +35,20 @@ class _Column:
     counter: Counter
 
     def provenance(self) -> dict[str, Any]:
-        backend = self.counter.backend
-        return {"model": self.name, "tokenizer_id": backend.tokenizer_id,
-                "tokenizer_type": backend.tokenizer_type.value, "exact": backend.exact,
-                "kind": backend_kind(backend)}
-
-
-def _heuristic_for(model: str) -> TokenizerBackend:
-    try:
-        provider = resolve_model(model).provider
-    except UnknownModelError:
-        return CHARS4
-    return WORDS13 if provider == OPENAI else CHARS4
+        return {"model": self.name, **self.counter.provenance()}
 
 
 def _column(model: str, estimate: bool) -> _Column:
+    """The registry's counter for ``model``; ``--estimate`` takes the reference heuristic of the same route
+    (and lets names the registry does not know through, at ``len // 4``)."""
     name = model.strip()
-    if estimate:
-        backend = _heuristic_for(name)
-    else:
+    if not estimate:
         try:
-            backend = backend_for(name)
+            resolve_model(name)
         except UnknownModelError as exc:
-            raise UsageError(f"{exc} (use --estimate to count it with len/4)") from None
-    return _Column(name, Counter(backend, TokenCounter.get_cache(), tool_name=name.lower()))
+            if registered_backend(name) is None:
+                raise UsageError(f"{exc} (use --estimate to count it with len/4)") from None
+    return _Column(name, Counter.for_model(name, use_tokenizer=not estimate))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,6 +88,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _header(column: _Column) -> str:
-    kind = backend_kind(column.counter.backend)
+    kind = column.counter.route.kind
     return column.name if kind == "exact" else f"{column.name} ({kind[:5]}.)"
 

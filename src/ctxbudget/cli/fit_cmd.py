@@ -7,7 +7,9 @@ import sys
 from typing import Any
 
 from ..budget import AllocationStrategy, CompressionStrategy
-from ..fit import fit, tool_for_model
+from ..errors import UnknownModelError
+from ..fit import fit
+from ..models.registry import resolve_model
 from ..rules.loaders import load_rules
 from ..rules.model import MemoryRule
 from .common import EXIT_OK, EXIT_OVER, UsageError, print_json, render_table
@@ -49,8 +51,11 @@ def run(args: argparse.Namespace) -> int:
     config = None
     if args.budget is None or args.config:
         config, _source = load_config(args.config)
-    tool = tool_for_model(model)
-    if args.budget is not None and config is not None and not config.validate_budget(args.budget, tool):
+    try:
+        spec = resolve_model(model)
+    except UnknownModelError as exc:
+        raise UsageError(str(exc)) from None
+    if args.budget is not None and config is not None and not config.validate_budget(args.budget, spec.budget_key):
         raise UsageError(f"--budget {args.budget} is outside the configured limits for {model}")
     result = fit(rules, model, args.budget, strategy=args.strategy, compression=args.compression, config=config)
     status = EXIT_OVER if result.over_budget else EXIT_OK

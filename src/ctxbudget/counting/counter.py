@@ -1,35 +1,37 @@
-"""The plain ``Counter`` (backend + cache) and the ``TokenCounter`` compatibility façade.
+"""The plain ``Counter`` (backend + cache) and the ``TokenCounter`` compatibility façade over it.
 
-Both go through ``counting`` (``count_one`` / ``count_many`` and their async forms), so every kind of call
-follows one cache discipline.
+Everything that counts (``fit``, the formatters, the budget managers, the prioritizer, the CLI) takes a
+``Counter``; ``Counter.for_model(name)`` builds the one the model registry names. ``TokenCounter`` is the
+documented static API: each call resolves the tool's route and runs the same cache discipline (``discipline``)
+a Counter runs, through one process-wide cache and one metrics recorder.
+
+The process-wide cache exists from import on: a ``TokenCountCache(maxsize=DEFAULT_CACHE_MAXSIZE,
+ttl=DEFAULT_CACHE_TTL)``, the same as ``TokenCounter.initialize_cache()`` makes. ``initialize_cache`` replaces
+it, ``reset_cache`` removes it (then ``use_cache=True`` caches nothing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._speedups import Facade
 from .._util import require_str
 from ..cache.memory import TokenCountCache
-from ..models.registry import ANTHROPIC, GOOGLE, OPENAI, OPENAI_ENCODINGS, resolve_model
+from ..errors import UnknownModelError
+from ..models.registry import MODEL_MAPPINGS, OPENAI, OPENAI_ENCODINGS, ModelMappings, ModelSpec, resolve_model
 from ..tokenizers.base import TokenizerBackend, TokenizerType
 from ..tokenizers.estimate import CHARS4
-from ..tokenizers.factory import (
-    MODEL_MAPPINGS,
-    Route,
-    TokenizerFactory,
-    claude_backend,
-    claude_tokenizer_family,
-    fast_routes,
-    register_backend,
-    resolve_route,
-    unregister_backend,
-)
+from ..tokenizers.factory import TokenizerFactory, register_backend, registered_backend, unregister_backend
 from ..tokenizers.transformers import TransformersBackend
 from .discipline import acount_many, acount_one, count_many, count_one
 from .metrics import MetricsRecorder, PerformanceMetrics
+from .routes import Route, fast_routes, resolve_route
+
+#: Size and TTL of the process-wide cache a fresh process starts with (``initialize_cache()``'s defaults).
+DEFAULT_CACHE_MAXSIZE = 1000
+DEFAULT_CACHE_TTL = 300.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,13 @@ def _detailed(route: Route, n: int, cached: bool) -> TokenCount:
     return TokenCount(n, route.tool, backend.tokenizer_type, backend.tokenizer_id, backend.exact, route.kind, cached)
 
 
+class _ProcessCache:
+    """The ``cache`` default of ``Counter.for_model``: the process-wide cache at the time of the call."""
+
+
+PROCESS_CACHE: Any = _ProcessCache()
+
+
 class Counter:
     """A backend plus an optional cache: the plain object behind the façade.
 
@@ -67,10 +76,41 @@ class Counter:
         tool_name: str | None = None,
         recorder: MetricsRecorder | None = None,
     ) -> None:
-        self.backend = backend
+        self._bind(Route(tool_name or backend.tokenizer_id, backend, True), cache, recorder)
+
+    def _bind(self, route: Route, cache: TokenCountCache | None, recorder: MetricsRecorder | None) -> None:
+        self.route = route
+        self.backend = route.backend
         self.cache = cache
-        self.route = Route(tool_name or backend.tokenizer_id, backend, True)
         self.recorder = recorder or MetricsRecorder()
+
+    @classmethod
+    def for_model(
+        cls,
+        model_or_tool: str,
+        cache: TokenCountCache | None = PROCESS_CACHE,
+        *,
+        use_tokenizer: bool = True,
+        recorder: MetricsRecorder | None = None,
+    ) -> Counter:
+        """The counter the model registry names for a tool name or model id (exactly what
+        ``TokenCounter.count_tokens(text, model_or_tool)`` counts with now), on the process-wide cache unless
+        ``cache`` is given (None: no cache). Names the registry does not know count with ``len // 4``."""
+        counter = cls.__new__(cls)
+        shared = TokenCounter.get_cache() if cache is PROCESS_CACHE else cache
+        counter._bind(resolve_route(model_or_tool, use_tokenizer), shared, recorder)
+        return counter
+
+    @property
+    def spec(self) -> ModelSpec | None:
+        """The registry's spec for the name this counter was built for (None for a bare backend)."""
+        return self.route.spec
+
+    def provenance(self) -> dict[str, Any]:
+        """How this counter's counts are obtained: tokenizer id (with version), type, exactness and kind."""
+        backend = self.backend
+        return {"tokenizer_id": backend.tokenizer_id, "tokenizer_type": backend.tokenizer_type.value,
+                "exact": bool(backend.exact), "kind": self.route.kind}
 
     def count(self, text: str) -> int:
         return count_one(self.route, text, self.cache, self.recorder)[0]
@@ -90,21 +130,27 @@ class Counter:
     def metrics(self) -> PerformanceMetrics:
         return self.recorder.snapshot(self.cache is not None and self.cache.enabled)
 
+    def __repr__(self) -> str:
+        return f"Counter({self.route.tool!r}, {self.backend.tokenizer_id!r}, cache={self.cache!r})"
+
 
 class TokenCounter:
-    """The documented static/class-method API over one process-wide cache (see SPEC.md §2.4).
+    """The documented static/class-method API over one process-wide cache and metrics recorder.
 
-    ``count_tokens`` is served by a compiled façade (``_core.Facade``) for the common call — exact ``str``
-    text up to ``SHORT_TEXT_CHARS`` for a tool whose route is resolved, no keyword arguments; every other
-    call reaches ``_count_tokens`` below, which has the full behaviour and teaches the façade new routes.
+    ``count_tokens`` is served by the hot path's façade (``_speedups.Facade``, compiled when built) for the
+    common call — an exact ``str`` text up to ``SHORT_TEXT_CHARS`` for a tool whose route is resolved, no
+    keyword arguments; every other call reaches ``_count_tokens`` below, which has the full behaviour and
+    teaches the façade new routes.
     """
 
-    MODEL_MAPPINGS: ClassVar[dict[str, str]] = MODEL_MAPPINGS
+    MODEL_MAPPINGS: ClassVar[ModelMappings] = MODEL_MAPPINGS
     _recorder: ClassVar[MetricsRecorder] = MetricsRecorder()
 
     # --- cache management ---------------------------------------------------------------------------
     @classmethod
-    def initialize_cache(cls, maxsize: int = 1000, ttl: float = 300.0, enabled: bool = True) -> TokenCountCache:
+    def initialize_cache(
+        cls, maxsize: int = DEFAULT_CACHE_MAXSIZE, ttl: float = DEFAULT_CACHE_TTL, enabled: bool = True
+    ) -> TokenCountCache:
         cache = TokenCountCache(maxsize=maxsize, ttl=ttl, enabled=enabled)
         _facade.cache = cache
         return cache
@@ -145,6 +191,11 @@ class TokenCounter:
     def unregister_backend(tool_name: str) -> bool:
         return unregister_backend(tool_name)
 
+    @classmethod
+    def counter(cls, tool_name: str, use_tokenizer: bool = True) -> Counter:
+        """The façade's counter for a tool or model: its route, the process-wide cache, the façade's metrics."""
+        return Counter.for_model(tool_name, use_tokenizer=use_tokenizer, recorder=cls._recorder)
+
     # --- counting -------------------------------------------------------------------------------------
     @classmethod
     def _cache_for(cls, use_cache: bool, cache: TokenCountCache | None) -> TokenCountCache | None:
@@ -152,7 +203,7 @@ class TokenCounter:
             return None
         return cache if cache is not None else cls.get_cache()
 
-    if TYPE_CHECKING:  # at run time: the compiled _facade.count_tokens, assigned below the class
+    if TYPE_CHECKING:  # at run time: the hot path's _facade.count_tokens, assigned below the class
 
         @classmethod
         def count_tokens(
@@ -220,58 +271,67 @@ class TokenCounter:
     def count_tokens_with_model(
         cls, text: str, model_name: str, tokenizer_type: TokenizerType | str | None = None
     ) -> int:
-        """Count for a model id. Only ``TypeError`` is raised: tokenizer problems give ``len//4``."""
+        """Count for a model id, through the registry like ``count_tokens``. Only ``TypeError`` is raised:
+        tokenizer and registry problems give ``len // 4``."""
         require_str(text)
+        require_str(model_name, "model_name")
         try:
-            backend = _model_backend(model_name, tokenizer_type)
-        except Exception:  # the contract: tokenizer/registry problems degrade to the estimate
-            backend = CHARS4
-        try:
-            n, _ = count_one(Route(f"model:{model_name}", backend, True), text, cls.get_cache(), cls._recorder)
+            route = _typed_route(model_name, tokenizer_type) if tokenizer_type is not None \
+                else resolve_route(model_name, True)
+            return count_one(route, text, cls.get_cache(), cls._recorder)[0]
         except TypeError:
             raise
-        except Exception:
+        except Exception:  # the contract: tokenizer/registry problems degrade to the estimate
             return CHARS4.count(text)
-        return n
 
 
 _facade = Facade(fast_routes, TokenCounter._recorder, TokenCounter._count_tokens)
+_facade.cache = TokenCountCache(maxsize=DEFAULT_CACHE_MAXSIZE, ttl=DEFAULT_CACHE_TTL)
 # A builtin method is not a descriptor: it is called as is through the class and through instances.
 setattr(TokenCounter, "count_tokens", _facade.count_tokens)  # noqa: B010  (mypy sees the declaration above)
 
 
-def _model_backend(model_name: str, tokenizer_type: TokenizerType | str | None) -> TokenizerBackend:
-    kind = TokenizerType(tokenizer_type) if tokenizer_type is not None else None
-    if kind is TokenizerType.ESTIMATION:
-        return CHARS4
+def _typed_route(model_name: str, tokenizer_type: TokenizerType | str) -> Route:
+    """``count_tokens_with_model`` with an explicit tokenizer type: TIKTOKEN takes encoding names as given and
+    OpenAI ids through the registry (else cl100k_base); TRANSFORMERS a local Hugging Face tokenizer;
+    ESTIMATION ``len // 4``."""
+    kind = TokenizerType(tokenizer_type)
+    backend: TokenizerBackend
     if kind is TokenizerType.TIKTOKEN:
         if model_name in OPENAI_ENCODINGS:
-            return TokenizerFactory.get_openai_backend(model_name)
-        try:
-            spec = resolve_model(model_name)
-        except Exception:
-            spec = None
-        encoding = spec.encoding if spec is not None and spec.provider == OPENAI else "cl100k_base"
-        return TokenizerFactory.get_openai_backend(encoding)
-    if kind is TokenizerType.TRANSFORMERS:
-        return TransformersBackend(model_name, TokenizerFactory.get_transformers_tokenizer(model_name))
-    spec = resolve_model(model_name)
-    if spec.provider == OPENAI:
-        return TokenizerFactory.get_openai_backend(spec.encoding)
-    if spec.provider == ANTHROPIC:
-        return claude_backend(claude_tokenizer_family(model_name))
-    if spec.provider == GOOGLE:
-        return resolve_route("gemini", True).backend
-    return CHARS4
+            encoding = model_name
+        else:
+            try:
+                spec = resolve_model(model_name)
+            except UnknownModelError:
+                spec = None
+            encoding = spec.encoding if spec is not None and spec.provider == OPENAI else "cl100k_base"
+        backend = TokenizerFactory.get_openai_backend(encoding)
+    elif kind is TokenizerType.TRANSFORMERS:
+        backend = TransformersBackend(model_name, TokenizerFactory.get_transformers_tokenizer(model_name))
+    elif kind is TokenizerType.ESTIMATION:
+        backend = CHARS4
+    else:
+        return resolve_route(model_name, True)
+    return Route(f"model:{model_name}", backend, True)
 
 
 def backend_for(model_or_tool: str) -> TokenizerBackend:
-    """The backend counting for a tool name (as ``count_tokens`` would) or a model id.
+    """The backend counting for a tool name or model id, exactly as ``count_tokens`` would.
 
-    Unknown names raise ``UnknownModelError``; unlike ``count_tokens_with_model`` nothing is guessed.
+    Names neither registered nor known to the registry raise ``UnknownModelError``: unlike
+    ``count_tokens_with_model``, nothing is guessed.
     """
     require_str(model_or_tool, "model")
-    name = model_or_tool.strip().lower()
-    if name in MODEL_MAPPINGS:
-        return resolve_route(name, True).backend
-    return _model_backend(model_or_tool, None)
+    route = resolve_route(model_or_tool, True)
+    if route.spec is None and registered_backend(model_or_tool) is None:
+        raise UnknownModelError(_unknown(model_or_tool))
+    return route.backend
+
+
+def _unknown(name: str) -> str:
+    try:
+        resolve_model(name)
+    except UnknownModelError as exc:
+        return str(exc)
+    return f"Unknown model or tool: {name!r}"  # pragma: no cover - resolve_model knew it after all

@@ -2,9 +2,9 @@
 
 The text is keyed once; a hit returns at once; a miss is counted by the backend (once, even when several
 threads miss the same key on a slow backend) and stored. Heuristic results (``len//4``, words x 1.3) are
-cheaper than a lookup and are never cached. Short texts take the compiled path (``_core.count_route``);
-long ones are keyed by digest here. ``counter.Counter`` and ``counter.TokenCounter`` are thin faces over
-these functions.
+cheaper than a lookup and are never cached. Short texts take the hot path (``_speedups.count_route``,
+compiled when built); long ones are keyed by digest here. ``counter.Counter`` and ``counter.TokenCounter``
+are thin faces over these functions.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 from .._speedups import count_route
 from ..cache.memory import SHORT_TEXT_CHARS, TokenCountCache, digest_key, exact_str, text_key
-from ..tokenizers.base import TokenizerType
-from ..tokenizers.factory import Route
+from ..tokenizers.base import is_fast
 from ..tokenizers.parallel import chunk_by_chars, get_executor
 from .flight import single_flight
 from .metrics import MetricsRecorder
+from .routes import Route
 
 _clock = time.perf_counter
 
@@ -61,7 +61,7 @@ def count_one(route: Route, text: str, cache: TokenCountCache | None, recorder: 
     if found is not None:
         recorder.record(1, 1, 0, _clock() - start, 1)
         return found, True
-    if route.backend.tokenizer_type is TokenizerType.TIKTOKEN:  # fast enough that waiting would not pay
+    if is_fast(route.backend):  # waiting for another thread would not pay
         n = route.backend.count(text)
     else:
         n = single_flight((prefix, key), route.backend.count, text)
@@ -144,7 +144,7 @@ def count_many(
 def _runs_inline(route: Route, chars: int) -> bool:
     if not route.cacheable:  # heuristics: cheaper than any hand-off
         return True
-    return route.backend.tokenizer_type is TokenizerType.TIKTOKEN and chars <= ASYNC_INLINE_CHARS
+    return is_fast(route.backend) and chars <= ASYNC_INLINE_CHARS
 
 
 async def acount_one(

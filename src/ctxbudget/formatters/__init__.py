@@ -1,4 +1,4 @@
-"""Formatters: render memory rules as each agent's context text, within its token budget (SPEC.md §2.12)."""
+"""Formatters: render memory rules as each agent's context text, within its token budget."""
 
 from .base import FormatOptions, FormattedContext, FormatType, LLMToolAdapter, ToolCapabilities
 from .claude_code import ClaudeCodeAdapter

@@ -1,4 +1,4 @@
-"""Formatter core: the data types and the fitting algorithm shared by every adapter (SPEC.md §2.12).
+"""Formatter core: the data types and the fitting algorithm shared by every adapter.
 
 A rendered document is the concatenation of *units*, each ending in ``"\\n"``; a unit that starts a new
 block starts with ``"\\n"`` (the blank line that separates blocks). So the text is always "lines joined by
@@ -11,8 +11,9 @@ spaces. A blank name renders as the rule id; a rule whose ``metadata["shortened"
 Fitting (``LLMToolAdapter.fit_rules``): ABSOLUTE rules are always rendered; DEFAULT rules are taken in ranking
 order (priority desc, ``created_at`` desc, position asc), skipping any that does not fit and continuing.
 "Fits" is decided on the WHOLE document — header, section and group headings, separators, the footer with
-its skipped count, the trailing newline — counted with the target tool's tokenizer
-(``TokenCounter.count_tokens(content, tool)``). The steps, for ``n`` rules and a budget of ``B`` tokens:
+its skipped count, the trailing newline — counted by the adapter's ``Counter`` (given to the constructor, e.g.
+the target model's; by default the registry's counter for the adapter's tool). The steps, for ``n`` rules and
+a budget of ``B`` tokens:
 
 1. The minimal document (frame + ABSOLUTE rules + the footer when there are DEFAULT rules) is counted exactly.
    If it exceeds ``B``, the result is that document flagged ``over_budget`` — unless every rule fits without a
@@ -43,7 +44,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
-from ..counting.counter import TokenCount, TokenCounter
+from ..counting.counter import Counter, TokenCount, TokenCounter
 from ..rules.model import AuthorityLevel, MemoryCategory, MemoryRule, ranked_positions
 
 #: Options every adapter accepts, with their defaults.
@@ -59,8 +60,6 @@ SHORTENED_MARKER = " (shortened)"
 class FormatType(str, Enum):
     MARKDOWN = "markdown"
     PLAIN_TEXT = "plain"
-    XML = "xml"
-    JSON = "json"  # reserved
     SYSTEM_INSTRUCTION = "system_instruction"
 
 
@@ -77,7 +76,7 @@ class ToolCapabilities:
 
 @dataclass
 class FormattedContext:
-    """A rendered context. ``token_count`` is ``TokenCounter.count_tokens(content, tool_name)``.
+    """A rendered context. ``token_count`` is the adapter's counter's count of ``content``.
 
     ``rules_included``: the ABSOLUTE rules, then the included DEFAULT rules, each in ranking order (the
     Claude layout groups them by category on the page). ``rules_skipped``: every other input rule (always
@@ -187,12 +186,19 @@ class LLMToolAdapter(ABC):
     #: True: rule numbers run over both sections; False: they restart in each section.
     continuous_numbering: bool = False
 
-    def __init__(self, max_context_tokens: int | None = None) -> None:
+    def __init__(self, max_context_tokens: int | None = None, *, counter: Counter | None = None) -> None:
         value = self.DEFAULT_MAX_CONTEXT_TOKENS if max_context_tokens is None else max_context_tokens
         check_budget(value, "max_context_tokens")
         if value == 0:
             raise ValueError("max_context_tokens must be > 0")
         self.max_context_tokens: int = value
+        #: what counts the rendered text; None: the registry's counter for ``tool_name`` at each call
+        self.counter = counter
+
+    def get_counter(self) -> Counter:
+        """The counter of this call: the one given to the constructor, else the process-wide façade's counter
+        for ``tool_name`` (resolved now, so the Claude model variables are followed)."""
+        return self.counter if self.counter is not None else TokenCounter.counter(self.tool_name)
 
     # --- the public contract ------------------------------------------------------------------------
     @abstractmethod
@@ -208,7 +214,7 @@ class LLMToolAdapter(ABC):
     def validate_format(self, ctx: FormattedContext) -> bool: ...
 
     def estimate_token_count(self, text: str) -> int:
-        return TokenCounter.count_tokens(text, self.tool_name)
+        return self.get_counter().count(text)
 
     @staticmethod
     def separate_by_authority(rules: Iterable[MemoryRule]) -> tuple[list[MemoryRule], list[MemoryRule]]:
@@ -221,7 +227,7 @@ class LLMToolAdapter(ABC):
 
     @staticmethod
     def sort_by_priority(rules: Sequence[MemoryRule]) -> list[MemoryRule]:
-        """ABSOLUTE rules first, then DEFAULT; each in ranking order (SPEC.md §3)."""
+        """ABSOLUTE rules first, then DEFAULT; each in ranking order (priority desc, newest first, input order)."""
         rules = list(rules)
         absolute = [i for i, r in enumerate(rules) if r.authority is AuthorityLevel.ABSOLUTE]
         default = [i for i, r in enumerate(rules) if r.authority is not AuthorityLevel.ABSOLUTE]
@@ -287,6 +293,7 @@ class _Fitter:
         #: DEFAULT candidates in ranking order; the fitting works on indexes into this list.
         self.cands = ranked_positions(self.rules, default)
         self.bodies = {i: adapter._rule_body(self.rules[i], self.opts) for i in (*self.absolute, *self.cands)}
+        self.counter = adapter.get_counter()  # one route for the whole pass
         self._counts: dict[str, int] = {}
         self.rule_costs: list[int] = []
         self.last: TokenCount | None = None
@@ -296,12 +303,12 @@ class _Fitter:
         """Estimate-side count of a unit, memoised per pass."""
         n = self._counts.get(text)
         if n is None:
-            n = self._counts[text] = TokenCounter.count_tokens(text, self.adapter.tool_name)
+            n = self._counts[text] = self.counter.count(text)
         return n
 
     def exact(self, content: str) -> int:
         """The exact count of a whole document; remembers the provenance of the last one."""
-        self.last = TokenCounter.count_tokens_detailed(content, self.adapter.tool_name)
+        self.last = self.counter.count_detailed(content)
         return self.last.count
 
     # --- rendering ------------------------------------------------------------------------------------
@@ -397,7 +404,7 @@ class _Fitter:
         lead = _TAIL + adapter._rule_prefix(1)
         tail = self.count(_TAIL)
         texts = [lead + self.bodies[i] for i in cands]
-        self.rule_costs = [n - tail for n in TokenCounter.batch_count_tokens(texts, adapter.tool_name)]
+        self.rule_costs = [n - tail for n in self.counter.count_batch(texts)]
 
         # All rules at once: the only document without a footer; counted when the estimate says it may fit.
         est_all = minimal_tokens - self.unit_cost(adapter._footer_unit(len(cands))) + self._sum_costs(every)
@@ -486,6 +493,7 @@ class _Fitter:
                 "overflow_tokens": tokens - self.budget if over else 0,
                 "token_budget": self.budget,
                 "tokenizer_used": detailed.tokenizer_type.value,
+                "tokenizer_id": detailed.tokenizer_id,
                 "tokenizer_exact": bool(detailed.exact),
             },
         )

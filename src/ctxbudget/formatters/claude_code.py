@@ -1,4 +1,4 @@
-"""Claude Code: Markdown for a CLAUDE.md-style memory file (SPEC.md §2.12).
+"""Claude Code: Markdown for a CLAUDE.md-style memory file.
 
 ```
 # Project Memory Rules

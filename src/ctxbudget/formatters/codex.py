@@ -1,4 +1,4 @@
-"""GitHub Codex: plain text (SPEC.md §2.12).
+"""GitHub Codex: plain text.
 
 ```
 PROJECT CONTEXT RULES

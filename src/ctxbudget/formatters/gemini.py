@@ -1,4 +1,4 @@
-"""Google Gemini: a system instruction (SPEC.md §2.12).
+"""Google Gemini: a system instruction.
 
 ```
 You are an AI assistant with the following context-specific rules and guidelines.

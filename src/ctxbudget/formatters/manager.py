@@ -1,4 +1,4 @@
-"""FormatManager: the adapters by tool name, budgets from the configuration (SPEC.md §2.12, §4.47)."""
+"""FormatManager: the adapters by tool name, budgets from the configuration."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from ..operations import OperationType
 from ..rules.model import MemoryRule
 from .base import FormattedContext, LLMToolAdapter, check_budget
 from .claude_code import ClaudeCodeAdapter
@@ -57,7 +58,8 @@ class FormatManager:
         self, tool: str, rules: Sequence[MemoryRule], budget: int | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> FormattedContext:
-        """Render ``rules`` for ``tool``; ``budget=None`` → ``config.get_budget(tool)``.
+        """Render ``rules`` for ``tool``; ``budget=None`` → the config's ``context_injection`` budget for the tool
+        (the budget ``fit`` and ``ctxbudget check`` use too).
 
         Sets ``metadata["valid"]`` from the adapter's ``validate_format`` and logs a warning when it is False.
         """
@@ -68,7 +70,8 @@ class FormatManager:
         if budget is None:
             if self.config is None:
                 raise ValueError(f"No budget given for tool {tool!r} and no budget configuration to resolve it from")
-            budget = check_budget(self.config.get_budget(key), f"configured budget for {key!r}")
+            configured = self.config.get_budget(key, OperationType.CONTEXT_INJECTION)
+            budget = check_budget(configured, f"configured budget for {key!r}")
         ctx = adapter.format_rules(rules, budget, options)
         valid = bool(adapter.validate_format(ctx))
         ctx.metadata["valid"] = valid

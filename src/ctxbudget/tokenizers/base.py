@@ -1,22 +1,13 @@
-"""The backend protocol, the tokenizer type enum and the provenance kinds."""
+"""The backend protocol every tokenizer implements, and what the counters read off a backend."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
 from typing import Protocol, runtime_checkable
 
-EXACT = "exact"
-RECONSTRUCTED = "reconstructed"
-ESTIMATE = "estimate"
+from ..models.kinds import ESTIMATE, EXACT, RECONSTRUCTED, TokenizerType
 
-
-class TokenizerType(str, Enum):
-    TIKTOKEN = "tiktoken"
-    TRANSFORMERS = "transformers"
-    ESTIMATION = "estimation"
-    CLAUDE = "claude"
-    REMOTE = "remote"
+__all__ = ["ESTIMATE", "EXACT", "RECONSTRUCTED", "TokenizerBackend", "TokenizerType", "backend_kind", "is_fast"]
 
 
 @runtime_checkable
@@ -51,3 +42,9 @@ def backend_kind(backend: TokenizerBackend) -> str:
     if backend.tokenizer_type is TokenizerType.CLAUDE:
         return RECONSTRUCTED
     return ESTIMATE
+
+
+def is_fast(backend: TokenizerBackend) -> bool:
+    """Whether a backend counts at native speed (tiktoken, the heuristics): then a concurrent miss of the same
+    text is counted again rather than waited for, and async calls count short texts on the event loop."""
+    return bool(getattr(backend, "fast", False))

