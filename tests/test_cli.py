@@ -187,3 +187,41 @@ def test_check_passes_with_default_budgets(capsys: pytest.CaptureFixture[str], m
     assert (code, err) == (0, "")
     assert [line.split()[0] for line in out.splitlines()[2:]] == ["claude", "codex", "gemini"]
     assert [line.split()[2] for line in out.splitlines()[2:]] == ["50,000", "2,000", "16,000"]
+
+
+BROKEN_CONFIGS = {
+    "ctxbudget.yaml": ("token_budgets:\n  tools:\n    codex: {default: 1000\n  global: {}\n",
+                       ":4:9: invalid YAML at token_budgets.tools.codex: expected ',' or '}', but got ':'"),
+    "ctxbudget.toml": ("[token_budgets.tools.codex]\ndefault = 1000\nmax = \n",
+                       ":3:7: invalid TOML at token_budgets.tools.codex.max: Invalid value"),
+}
+COMMANDS = {
+    "check": ["check", str(EXAMPLES / "instructions" / "AGENTS.md")],
+    "fit": ["fit", str(EXAMPLES / "rules.yaml")],
+    "config show": ["config", "show"],
+    "config validate": ["config", "validate"],
+}
+
+
+@pytest.mark.parametrize("name", BROKEN_CONFIGS)
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("discovered", [False, True], ids=["--config", "discovered"])
+def test_a_broken_config_is_one_line_naming_the_file_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    name: str, command: str, discovered: bool,
+) -> None:
+    """Review finding: a YAML syntax error was a 75-line traceback and exit 1 (check's CRITICAL code), and a
+    TOML syntax error one line that did not name the file."""
+    text, expected = BROKEN_CONFIGS[name]
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    argv = COMMANDS[command]
+    if discovered:
+        monkeypatch.chdir(tmp_path)
+    else:
+        argv = [*argv, "--config", str(path)]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    shown = path.resolve() if discovered else path
+    assert err.startswith(f"ctxbudget: error: {shown}{expected}")

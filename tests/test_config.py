@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import textwrap
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -393,9 +394,20 @@ def test_missing_file_returns_false_and_keeps_defaults(
 
 
 def test_malformed_yaml_raises_yaml_error(tmp_path: Path) -> None:
-    path = write(tmp_path / "bad.yaml", "token_budgets: {global: [unclosed\n")
-    with pytest.raises(yaml.YAMLError):
+    path = write(tmp_path / "bad.yaml", "token_budgets:\n  tools:\n    codex: {default: 1000\n  global: {}\n")
+    with pytest.raises(yaml.YAMLError) as info:
         BudgetConfigManager().load_from_file(path)
+    assert isinstance(info.value, ConfigError)  # so every command reports it as one line, exit 2
+    assert str(info.value) == (f"{path}:4:9: invalid YAML at token_budgets.tools.codex: expected ',' or '}}', "
+                               "but got ':' (while parsing a flow mapping at line 3)")
+
+
+def test_malformed_toml_names_file_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path / "ctxbudget.toml", "[token_budgets.tools.codex]\ndefault = 1000\nmax = \n")
+    with pytest.raises(tomllib.TOMLDecodeError) as info:
+        BudgetConfigManager(path)
+    assert isinstance(info.value, ConfigError)
+    assert str(info.value) == f"{path}:3:7: invalid TOML at token_budgets.tools.codex.max: Invalid value"
 
 
 @pytest.mark.parametrize("text", ["", "# only a comment\n", "other_section: {a: 1}\n", "token_budgets:\n"])
@@ -454,32 +466,32 @@ def test_invalid_yaml_names_file_and_key_path(tmp_path: Path, body: str, key_pat
     with pytest.raises(ConfigError) as info:
         manager.load_from_file(path)
     message = str(info.value)
-    assert message.startswith(f"{path}: {key_path}: ")
+    assert message.startswith(f"{path}:2: {key_path}: ")  # file, line and key path
     assert problem in message
     assert manager.get_all_budgets() == DEFAULTS  # a failed load changes nothing
 
 
 @pytest.mark.spec(45)
 @pytest.mark.parametrize(
-    ("name", "text", "key_path"),
+    ("name", "text", "where"),
     [
-        ("budgets.yaml", "- a\n- b\n", "<top level>"),
-        ("budgets.yaml", "token_budgets: 5\n", "token_budgets"),
+        ("budgets.yaml", "- a\n- b\n", ": <top level>"),
+        ("budgets.yaml", "token_budgets: 5\n", ":1: token_budgets"),
         ("ctxbudget.toml", '[token_budgets.tools.codex]\ndefault = "x"\n',
-         "token_budgets.tools.codex.default"),
-        ("ctxbudget.toml", "[token_budgets]\nglobal = 5\n", "token_budgets.global"),
+         ":2: token_budgets.tools.codex.default"),
+        ("ctxbudget.toml", "[token_budgets]\nglobal = 5\n", ":2: token_budgets.global"),
         ("pyproject.toml", "[tool.ctxbudget.token_budgets.global]\ndefault = true\n",
-         "tool.ctxbudget.token_budgets.global.default"),
-        ("pyproject.toml", "[tool]\nctxbudget = 3\n", "tool.ctxbudget"),
+         ":2: tool.ctxbudget.token_budgets.global.default"),
+        ("pyproject.toml", "[tool]\nctxbudget = 3\n", ":2: tool.ctxbudget"),
+        ("ctxbudget.toml", "[token_budgets.tools]\ncodex = {default = 1000, operations = {typing = 5}}\n",
+         ":2: token_budgets.tools.codex.operations.typing"),
     ],
 )
-def test_invalid_structure_and_toml_name_key_path(
-    tmp_path: Path, name: str, text: str, key_path: str
-) -> None:
+def test_invalid_structure_and_toml_name_key_path(tmp_path: Path, name: str, text: str, where: str) -> None:
     path = write(tmp_path / name, text)
     with pytest.raises(ConfigError) as info:
         BudgetConfigManager(path)
-    assert str(info.value).startswith(f"{path}: {key_path}: ")
+    assert str(info.value).startswith(f"{path}{where}: ")
 
 
 def test_invalid_yaml_table_has_at_least_15_cases() -> None:

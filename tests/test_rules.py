@@ -132,7 +132,7 @@ BAD_YAML = [
     ("- id: a\n  rule: x\n  category: agent\n  authority: default\n- id: a\n  rule: y\n  category: agent\n"
      "  authority: default\n", "r.yaml:5: rules[1].id: duplicate id 'a'"),
     ("- just a string\n", "r.yaml:1: rules[0]: must be a mapping"),
-    ("rules: [\n", "r.yaml:2: invalid YAML"),
+    ("rules: [\n", "r.yaml:2:1: invalid YAML at rules: expected the node content, but found '<stream end>'"),
     ("settings: {}\n", "r.yaml: unknown top-level key 'settings'"),
     ("- rule: x\n  category: agent\n  authority: default\n  priority: true\n",
      "r.yaml:4: rules[0].priority: must be a number between 0 and 100, got True"),

@@ -3,7 +3,7 @@
 File formats (the same structure in both):
 
 * YAML (``*.yaml``/``*.yml`` and any other suffix): a top-level ``token_budgets:`` mapping with ``global`` and
-  ``tools`` (SPEC §2.11).
+  ``tools``.
 * TOML (``*.toml``): a top-level ``[token_budgets]`` table (``[token_budgets.global]``,
   ``[token_budgets.tools.claude]``, ``[token_budgets.tools.claude.operations]``); TOML has no null, so an
   unset ``max`` is simply left out.
@@ -13,8 +13,8 @@ Keys of ``global`` and of each tool: ``default`` (int, default 50000), ``max`` (
 ``min`` (int, default 1000), ``enabled`` (bool, default true), ``metadata`` (mapping, optional); tools also
 ``operations`` (``{operation_type: int}``, null = ``{}``). ``tools: null`` means no tools. Anything else — an
 unknown key, a wrong type (``true`` is not an int, ``50000.0`` is not an int), a budget outside its level's
-min/max — raises ``ConfigError`` naming the file and the key path, e.g.
-``ctxbudget.yaml: token_budgets.tools.codex.default: ...``. A file that fails validation changes nothing.
+min/max — raises ``ConfigError`` naming the file, the line and the key path, e.g.
+``ctxbudget.yaml:7: token_budgets.tools.codex.default: ...``. A file that fails validation changes nothing.
 Tool names are case-insensitive (stored lower-case, like ``TokenCounter``'s tool names).
 
 Discovery (``BudgetConfigManager.discover``) — the first file found wins, nothing is merged:
@@ -24,7 +24,8 @@ Discovery (``BudgetConfigManager.discover``) — the first file found wins, noth
    ``pyproject.toml`` (only if it has a ``[tool.ctxbudget.token_budgets]`` table), ``.ctxbudget.yaml``.
 2. User: ``$XDG_CONFIG_HOME/ctxbudget/config.yaml``, or ``~/.config/ctxbudget/config.yaml`` when
    ``XDG_CONFIG_HOME`` is unset or not absolute.
-3. Built-in defaults (SPEC §2.11 table).
+3. Built-in defaults: global 50000 (min 1000, max 200000); claude 100000 (max 200000; context_injection and
+   user_query 50000 each); codex 4000 (max 8000; 2000 each); gemini 32000 (max 64000; 16000 each).
 
 Environment overrides are applied after that, and win over any file:
 
@@ -58,6 +59,7 @@ from typing import Any
 
 import yaml
 
+from ._sourcemap import line_of, toml_key_lines, toml_syntax_message, yaml_key_lines, yaml_syntax_message
 from ._util import atomic_write_text, require_str
 from .errors import BudgetNotConfiguredError, ConfigError
 from .operations import OperationType, operation_type_of
@@ -202,14 +204,28 @@ def _entry_dict(config: BudgetConfig, *, with_metadata: bool) -> dict[str, Any]:
 # -- file parsing --------------------------------------------------------------------------------------
 
 
-class _Where:
-    """A file name plus the path of the key being read, for error messages."""
+class ConfigSyntaxError(ConfigError):
+    """A config file that does not parse; the message names the file, the line and the key path."""
 
-    def __init__(self, source: str) -> None:
+
+class YAMLConfigSyntaxError(ConfigSyntaxError, yaml.YAMLError):
+    """Malformed YAML (also a ``yaml.YAMLError``)."""
+
+
+class TOMLConfigSyntaxError(ConfigSyntaxError, tomllib.TOMLDecodeError):
+    """Malformed TOML (also a ``tomllib.TOMLDecodeError``)."""
+
+
+class _Where:
+    """A file name and the line of each key path in it, for error messages."""
+
+    def __init__(self, source: str, lines: dict[str, int] | None = None) -> None:
         self.source = source
+        self.lines = lines or {}
 
     def error(self, key_path: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {key_path}: {problem}")
+        line = line_of(self.lines, key_path)
+        return ConfigError(f"{self.source}{f':{line}' if line else ''}: {key_path}: {problem}")
 
 
 def _parse_entry(raw: object, scope: BudgetScope, name: str, where: _Where, path: str) -> BudgetConfig:
@@ -288,18 +304,29 @@ def _is_pyproject(path: Path) -> bool:
     return path.name == "pyproject.toml"
 
 
-def _read_section(path: Path) -> tuple[Mapping[str, Any] | None, str]:
-    """The ``token_budgets`` section of ``path`` (``None`` if absent or empty) and its key path."""
-    text = path.read_text(encoding="utf-8")
-    where = _Where(str(path))
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _read_section(path: Path) -> tuple[Mapping[str, Any] | None, str, _Where]:
+    """The ``token_budgets`` section of ``path`` (``None`` if absent or empty), its key path, and where each
+    key is (for error messages). Malformed files raise a ``ConfigSyntaxError`` naming file, line and key."""
+    text = _read_text(path)
     if path.suffix == ".toml":
-        data: Any = tomllib.loads(text)
+        where = _Where(str(path), toml_key_lines(text))
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise TOMLConfigSyntaxError(toml_syntax_message(str(path), text, exc)) from None
         if _is_pyproject(path):
             node: Any = data
             for key in ("tool", "ctxbudget"):
                 node = node.get(key) if isinstance(node, Mapping) else None
                 if node is None:
-                    return None, "tool.ctxbudget.token_budgets"
+                    return None, "tool.ctxbudget.token_budgets", where
             if not isinstance(node, Mapping):
                 raise where.error("tool.ctxbudget", f"expected a table, got {_describe(node)}")
             data = node
@@ -307,16 +334,20 @@ def _read_section(path: Path) -> tuple[Mapping[str, Any] | None, str]:
         else:
             root = "token_budgets"
     else:
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise YAMLConfigSyntaxError(yaml_syntax_message(str(path), text, exc)) from None
+        where = _Where(str(path), yaml_key_lines(text))
         root = "token_budgets"
         if data is None:
-            return None, root
+            return None, root, where
         if not isinstance(data, Mapping):
             raise where.error("<top level>", f"expected a mapping, got {type(data).__name__}")
     section = data.get("token_budgets")
     if section is not None and not isinstance(section, Mapping):
         raise where.error(root, f"expected a mapping, got {_describe(section)}")
-    return section or None, root
+    return section or None, root, where
 
 
 def _pyproject_has_table(path: Path) -> bool:
@@ -541,8 +572,9 @@ class BudgetConfigManager:
     def load_from_file(self, path: str | os.PathLike[str]) -> bool:
         """Load budgets from a YAML or TOML file (format by suffix; see the module docstring).
 
-        Missing file → ``False`` (budgets kept, one warning). Malformed YAML → ``yaml.YAMLError``; malformed
-        TOML → ``tomllib.TOMLDecodeError``. Empty file or no ``token_budgets`` → ``True``, budgets kept, one
+        Missing file → ``False`` (budgets kept, one warning). Malformed YAML or TOML → ``ConfigSyntaxError``
+        (also a ``yaml.YAMLError`` / ``tomllib.TOMLDecodeError``) naming file, line, column and key path.
+        Empty file or no ``token_budgets`` → ``True``, budgets kept, one
         warning. Invalid content → ``ConfigError`` naming the key path, and nothing changes. Otherwise
         ``global`` replaces the global entry, each ``tools`` entry replaces or adds that tool, and tools
         not named keep their current budgets.
@@ -551,11 +583,11 @@ class BudgetConfigManager:
         if not file.exists():
             logger.warning("budget config %s not found; keeping the current budgets", file)
             return False
-        section, root = _read_section(file)
+        section, root, where = _read_section(file)
         if section is None:
             logger.warning("budget config %s has no %s section; keeping the current budgets", file, root)
             return True
-        global_config, tools = _parse_section(section, _Where(str(file)), root)
+        global_config, tools = _parse_section(section, where, root)
         with self._lock:
             if global_config is not None:
                 self._global = global_config

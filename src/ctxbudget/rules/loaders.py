@@ -4,7 +4,7 @@ Rules files hold a list of rule mappings, or a mapping with a ``rules`` list (TO
 Fields are those of ``MemoryRule`` (``id``, ``name``, ``rule``, ``category``, ``authority``, ``scope``,
 ``source``, ``conditions``, ``replaces``, ``created_at``, ``updated_at``, ``metadata``, ``priority``);
 ``rule``, ``category`` and ``authority`` are required, a missing ``id`` becomes ``rule_<n>`` and a missing
-``name`` the id. Errors name the file, the line where known (YAML) and the field:
+``name`` the id. Errors name the file, the line and the field:
 ``rules.yaml:12: rules[2].priority: must be between 0 and 100, got 120``.
 
 Markdown (CLAUDE.md / AGENTS.md / GEMINI.md): every top-level list item and every prose paragraph becomes a
@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from .._sourcemap import toml_key_lines, toml_syntax_message, yaml_key_lines, yaml_syntax_message
 from ..errors import CtxBudgetError
 from .model import AuthorityLevel, MemoryCategory, MemoryRule
 
@@ -138,22 +139,14 @@ def rules_from_data(
     return rules
 
 
-def _yaml_lines(text: str) -> dict[tuple[int, str | None], int]:
-    """1-based line of each rule mapping and of each of its keys, from the YAML node tree."""
+def _rule_lines(key_lines: Mapping[str, int]) -> dict[tuple[int, str | None], int]:
+    """``{(index, field): line}`` of each rule entry and of its keys, from a file's key-path map (rules in a
+    top-level list, ``rules: [...]`` or TOML ``[[rules]]`` tables)."""
     lines: dict[tuple[int, str | None], int] = {}
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
-    if isinstance(root, yaml.MappingNode):
-        root = next((v for k, v in root.value if getattr(k, "value", None) == "rules"), None)
-    if not isinstance(root, yaml.SequenceNode):
-        return lines
-    for index, node in enumerate(root.value):
-        lines[(index, None)] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, _value in node.value:
-                lines[(index, str(key.value))] = key.start_mark.line + 1
+    for path, line in key_lines.items():
+        match = re.fullmatch(r"(?:rules)?\[(\d+)\](?:\.([^.\[]+))?", path)
+        if match:
+            lines[(int(match.group(1)), match.group(2))] = line
     return lines
 
 
@@ -166,15 +159,13 @@ def load_rules(path: str | Path) -> list[MemoryRule]:
         raise RulesFileError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     suffix = file.suffix.lower()
     if suffix in (".md", ".markdown"):
-        return rules_from_markdown(text, source_name=file.stem)
+        return rules_from_markdown(text, source_name=file.stem, file=str(file))
     if suffix in (".yaml", ".yml"):
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark is not None else ""
-            raise RulesFileError(f"{file}{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-        return rules_from_data(data, str(file), _yaml_lines(text))
+            raise RulesFileError(yaml_syntax_message(str(file), text, exc)) from None
+        return rules_from_data(data, str(file), _rule_lines(yaml_key_lines(text)))
     if suffix == ".json":
         try:
             data = json.loads(text)
@@ -185,8 +176,8 @@ def load_rules(path: str | Path) -> list[MemoryRule]:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise RulesFileError(f"{file}: invalid TOML: {exc}") from None
-        return rules_from_data(data, str(file))
+            raise RulesFileError(toml_syntax_message(str(file), text, exc)) from None
+        return rules_from_data(data, str(file), _rule_lines(toml_key_lines(text)))
     raise RulesFileError(f"{file}: unsupported rules file type {suffix or '(none)'}; use .yaml, .json, .toml or .md")
 
 
@@ -229,7 +220,7 @@ def _markdown_blocks(text: str, source_name: str) -> list[_Block]:
     current: _Block | None = None
     current_is_item = False
     in_fence = False
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip()
         stripped = line.strip()
         if stripped.startswith(("```", "~~~")) or in_fence:
@@ -249,7 +240,10 @@ def _markdown_blocks(text: str, source_name: str) -> list[_Block]:
                 try:
                     priority = float(word.split(":", 1)[1])
                 except ValueError:
-                    raise RulesFileError(f"{source_name}: bad priority comment {stripped!r}") from None
+                    priority = math.nan
+                if not 0 <= priority <= 100:
+                    raise RulesFileError(f"{source_name}:{number}: priority: {stripped!r} is not a number "
+                                         "between 0 and 100") from None
         elif heading:
             section, current = heading.group(2), None
         elif not stripped:
@@ -264,11 +258,12 @@ def _markdown_blocks(text: str, source_name: str) -> list[_Block]:
     return blocks
 
 
-def rules_from_markdown(text: str, source_name: str = "instructions") -> list[MemoryRule]:
-    """Rules from a Markdown instruction file (conventions in the module docstring)."""
+def rules_from_markdown(text: str, source_name: str = "instructions", *, file: str | None = None) -> list[MemoryRule]:
+    """Rules from a Markdown instruction file (conventions in the module docstring); errors name ``file``
+    (default: ``source_name``)."""
     created = datetime(2000, 1, 1, tzinfo=UTC)  # deterministic: file order, not clock time, ranks ties
     rules: list[MemoryRule] = []
-    for n, block in enumerate(_markdown_blocks(text, source_name), start=1):
+    for n, block in enumerate(_markdown_blocks(text, file or source_name), start=1):
         body = " ".join(part.strip() for part in block.lines).strip()
         if not body:
             continue
