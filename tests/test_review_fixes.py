@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
 import stat
 import subprocess
@@ -15,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from ctxbudget import MODEL_MAPPINGS, MemoryRule, TokenCountCache, TokenCounter, TokenizerFactory
-from ctxbudget._util import atomic_write_text
 from ctxbudget.budget.claude_session import ClaudeBudgetManager
 from ctxbudget.counting.metrics import MetricsRecorder
 from ctxbudget.rules import ranked_positions, rule_cost_text
@@ -89,24 +87,6 @@ def test_directory_without_text_files_is_a_usage_error(tmp_path: Path, capsys: p
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
     assert main(["count", str(tmp_path)]) == 2
     assert "no text files" in capsys.readouterr().err
-
-
-def test_atomic_writes_keep_or_default_permissions(tmp_path: Path) -> None:
-    fresh = tmp_path / "new.yaml"
-    atomic_write_text(fresh, "a: 1\n")
-    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~_umask()
-    private = tmp_path / "private.yaml"
-    private.write_text("x", encoding="utf-8")
-    private.chmod(0o600)
-    atomic_write_text(private, "y")
-    assert stat.S_IMODE(private.stat().st_mode) == 0o600
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
 
 
 def test_vocab_cache_written_by_someone_else_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -458,7 +458,8 @@ def _populated(clock: FakeClock, **kwargs: object) -> TokenUsageTracker:
 def test_export_snapshot_keys_and_values(clock: FakeClock) -> None:
     data = _populated(clock).export_snapshot()
     assert set(data) == {"session_id", "timestamp", "total_tokens", "recent_operations", "session_start",
-                         "tool_stats"}
+                         "tool_stats", "track_detailed_operations", "max_operations_per_tool"}
+    assert (data["track_detailed_operations"], data["max_operations_per_tool"]) == (True, 1000)
     assert (data["session_id"], data["total_tokens"]) == ("snap", 153)
     assert data["timestamp"] == "2024-01-15T12:00:01.500001+00:00"
     assert data["session_start"] == "2024-01-15T12:00:00+00:00"
@@ -500,6 +501,24 @@ def test_minimal_mode_round_trip(clock: FakeClock) -> None:
     restored = TokenUsageTracker.from_snapshot(exported, track_detailed_operations=False, now=clock.now)
     assert restored.export_snapshot() == exported
     assert restored.get_tool_stats("claude") == tracker.get_tool_stats("claude")
+
+
+def test_save_and_load_keep_the_mode_and_the_history_cap(tmp_path: Path, clock: FakeClock) -> None:
+    """Review finding: a saved minimal-mode tracker with a cap of 2 came back detailed with a cap of 1000."""
+    tracker = TokenUsageTracker("capped", track_detailed_operations=False, max_operations_per_tool=2,
+                                now=clock.now, timer=clock.timer)
+    tracker.track_operation("codex", OperationType.SEARCH, 5)
+    tracker.save(tmp_path / "usage.json")
+    loaded = TokenUsageTracker.load(tmp_path / "usage.json", now=clock.now, timer=clock.timer)
+    assert (loaded.track_detailed_operations, loaded.max_operations_per_tool) == (False, 2)
+    assert loaded.export_snapshot() == tracker.export_snapshot()
+    detailed = TokenUsageTracker("d", max_operations_per_tool=2, now=clock.now, timer=clock.timer)
+    for tokens in (1, 2, 3):
+        detailed.track_operation("codex", OperationType.SEARCH, tokens)
+    again = TokenUsageTracker.from_snapshot(detailed.export_snapshot(), now=clock.now, timer=clock.timer)
+    again.track_operation("codex", OperationType.SEARCH, 4)
+    kept = again.get_tool_stats("codex")
+    assert kept is not None and [op.tokens_used for op in kept.operations] == [3, 4]  # still capped at 2
 
 
 @pytest.mark.spec(31)

@@ -60,8 +60,9 @@ from typing import Any
 import yaml
 
 from ._sourcemap import line_of, toml_key_lines, toml_syntax_message, yaml_key_lines, yaml_syntax_message
-from ._util import atomic_write_text, require_str
+from ._util import require_str
 from .errors import BudgetNotConfiguredError, ConfigError
+from .files import atomic_write_text, user_dir
 from .operations import OperationType, operation_type_of
 
 logger = logging.getLogger(__name__)
@@ -410,10 +411,7 @@ def _dump_toml(section: Mapping[str, Any]) -> str:
 
 def user_config_path(environ: Mapping[str, str] | None = None) -> Path:
     """``$XDG_CONFIG_HOME/ctxbudget/config.yaml``, else ``~/.config/ctxbudget/config.yaml``."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_CONFIG_HOME", "")
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".config"
-    return root / "ctxbudget" / "config.yaml"
+    return user_dir("config", environ) / "config.yaml"
 
 
 def _split_env_name(var: str) -> tuple[str | None, str | None]:

@@ -9,7 +9,6 @@ nor registers a tiktoken plugin, so the user's own ``tiktoken.get_encoding()`` i
 from __future__ import annotations
 
 import base64
-import contextlib
 import gzip
 import hashlib
 import logging
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import TokenizerLoadError
+from ..files import atomic_write_bytes, private_dir, user_dir
 from . import accelerator
 from .base import EXACT, TokenizerType
 from .parallel import AdaptiveMapper
@@ -131,10 +131,7 @@ def _derived_cache_dir() -> Path | None:
     if os.environ.get("CTXBUDGET_NO_VOCAB_CACHE"):
         return None
     base = os.environ.get("CTXBUDGET_CACHE_DIR")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "ctxbudget"
+    return Path(base) if base else user_dir("cache")
 
 
 def _read_derived(path: Path) -> dict[bytes, int] | None:
@@ -161,22 +158,12 @@ def _read_derived(path: Path) -> dict[bytes, int] | None:
 
 
 def _write_derived(path: Path, ranks: dict[bytes, int]) -> None:
-    import tempfile
-
     payload = marshal.dumps(ranks)
-    tmp: str | None = None
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        private_dir(path.parent)
+        atomic_write_bytes(path, hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload, mode=0o600)
     except OSError:  # a read-only home is fine: we parse again next time
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        pass
 
 
 _parsed: dict[str, dict[bytes, int]] = {}

@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .._clock import as_utc, iso_or_none, parse_utc, utcnow
-from .._util import atomic_write_text, require_str
+from .._util import require_str
 from ..counting.counter import TokenCounter
+from ..files import atomic_write_text, private_dir, user_dir
 from ..operations import OperationType, operation_type_of
 
 logger = logging.getLogger(__name__)
@@ -479,6 +480,8 @@ class TokenUsageTracker:
                 "recent_operations": [op.to_dict() for op in reversed(self._recent)],
                 "session_start": self._session_start.isoformat(),
                 "tool_stats": {name: stats.to_dict() for name, stats in self._tool_stats.items()},
+                "track_detailed_operations": self.track_detailed_operations,
+                "max_operations_per_tool": self.max_operations_per_tool,
             }
 
     @classmethod
@@ -486,14 +489,15 @@ class TokenUsageTracker:
         cls,
         data: Mapping[str, Any],
         *,
-        track_detailed_operations: bool = True,
+        track_detailed_operations: bool | None = None,
         max_operations_per_tool: int | None = None,
         now: Callable[[], datetime] = utcnow,
         timer: Callable[[], float] = time.monotonic,
     ) -> TokenUsageTracker:
         """Rebuild a tracker from ``export_snapshot()`` output (``ValueError``/``KeyError`` if malformed).
 
-        ``max_operations_per_tool=None`` keeps every exported operation (at least 1000 per tool).
+        The mode and the history cap are the snapshot's unless given; a snapshot without them (an older
+        export) gets detailed mode and a cap that keeps every exported operation (at least 1000 per tool).
         """
         if not isinstance(data, Mapping):
             raise ValueError("a usage snapshot must be a mapping")
@@ -501,6 +505,12 @@ class TokenUsageTracker:
         raw_recent = data.get("recent_operations") or []
         if not isinstance(raw_stats, Mapping) or not isinstance(raw_recent, list):
             raise ValueError("tool_stats must be a mapping and recent_operations a list")
+        if track_detailed_operations is None:
+            track_detailed_operations = data.get("track_detailed_operations", True)
+            if type(track_detailed_operations) is not bool:
+                raise ValueError(f"track_detailed_operations must be true or false, got {track_detailed_operations!r}")
+        if max_operations_per_tool is None:
+            max_operations_per_tool = data.get("max_operations_per_tool")
         if max_operations_per_tool is None:
             longest = max((len(s.get("operations") or []) for s in raw_stats.values()), default=0)
             max_operations_per_tool = max(1000, longest)
@@ -660,9 +670,7 @@ CREATE INDEX IF NOT EXISTS operations_by_session ON operations (session_id, seq)
 
 def default_usage_db_path() -> Path:
     """``$XDG_DATA_HOME/ctxbudget/usage.sqlite3`` (``~/.local/share`` when unset or relative)."""
-    base = os.environ.get("XDG_DATA_HOME", "")
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".local" / "share"
-    return root / "ctxbudget" / "usage.sqlite3"
+    return user_dir("data") / "usage.sqlite3"
 
 
 class SQLiteUsageStore:
@@ -675,7 +683,7 @@ class SQLiteUsageStore:
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 30.0) -> None:
         self._path = Path(path) if path is not None else default_usage_db_path()
-        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self._path.parent)
         try:
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
