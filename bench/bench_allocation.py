@@ -1,5 +1,5 @@
 """Allocation benchmark: 1000 rules into a 100k-token budget with a warm cache, as a ratio to one tiktoken
-``encode`` of a 2 KB text (DESIGN.md §3 target: ≤ 30; the reference measured ≈ 790).
+``encode`` of a 2 KB text (target: ≤ 30; the reference measured ≈ 790).
 
 Run:  .venv/bin/python bench/bench_allocation.py [--repeats 9]
 """

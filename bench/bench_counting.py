@@ -1,4 +1,4 @@
-"""Counting and cache benchmarks: DESIGN.md §3 ratios, measured in one run against raw tiktoken.
+"""Counting and cache benchmarks: the targets' ratios (bench/README.md), measured in one run against raw tiktoken.
 
 Run:  .venv/bin/python bench/bench_counting.py [--repeats 7] [--json]
 Every figure is a median over ``--repeats`` runs; hits are timed with fresh-but-equal str objects, as a real

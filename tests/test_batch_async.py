@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import CharBackend
-from ctxbudget import TokenCountCache, TokenCounter
+from ctxbudget import TokenCountCache, TokenCounter, TokenizerType
 
 
 @settings(max_examples=60, deadline=None)
@@ -32,13 +32,13 @@ def test_batch_claude_equals_per_item() -> None:
     assert asyncio.run(TokenCounter.async_batch_count_tokens(texts, "claude")) == expected
 
 
-@pytest.mark.spec(15)
+@pytest.mark.guarantee(15)
 def test_empty_batch_is_empty() -> None:
     assert TokenCounter.batch_count_tokens([], "codex") == []
     assert asyncio.run(TokenCounter.async_batch_count_tokens([], "codex")) == []
 
 
-@pytest.mark.spec(15)
+@pytest.mark.guarantee(15)
 def test_duplicates_tokenised_once_through_count_batch(char_backend: CharBackend) -> None:
     cache = TokenCounter.initialize_cache()
     TokenCounter.register_backend("stub", char_backend)
@@ -61,7 +61,7 @@ def test_async_dedupes_and_uses_count_batch(char_backend: CharBackend) -> None:
     assert char_backend.batch_calls == [["x", "yy"]]
 
 
-@pytest.mark.spec(16)
+@pytest.mark.guarantee(16)
 def test_event_loop_keeps_ticking_during_large_async_batch() -> None:
     texts = [f"document {i}: " + "the quick brown fox jumps over the lazy dog. " * 200 for i in range(300)]
     ticks = 0
@@ -99,7 +99,7 @@ def test_large_unique_batch_uses_parallel_path_and_matches() -> None:
     assert TokenCounter.batch_count_tokens(texts, "codex", use_cache=False) == expected
 
 
-@pytest.mark.spec(15)
+@pytest.mark.guarantee(15)
 def test_adaptive_mapper_prefers_the_faster_mode_and_keeps_exploring() -> None:
     from ctxbudget.tokenizers.parallel import PARALLEL_MIN_CHARS, AdaptiveMapper
 
@@ -123,7 +123,7 @@ def test_adaptive_mapper_prefers_the_faster_mode_and_keeps_exploring() -> None:
     assert mapper.map(chunk, ["short"]) == [5]  # small batches never leave this thread
 
 
-@pytest.mark.spec(14)
+@pytest.mark.guarantee(14)
 def test_concurrent_misses_for_one_key_tokenise_once() -> None:
     import threading
 
@@ -168,3 +168,54 @@ def test_concurrent_misses_for_one_key_tokenise_once() -> None:
     assert len(backend.count_calls) == 1
     stats = cache.get_statistics()
     assert (stats.misses, stats.size) == (6, 1)
+
+
+@pytest.mark.guarantee(14)
+@pytest.mark.parametrize("size", [20, 2000], ids=["short text", "long text"])
+def test_waiters_on_a_failing_count_get_the_same_error_not_a_zero(size: int) -> None:
+    """Review finding: a follower waiting on a leader whose count raised got 0 (the flight's initial value)."""
+    import threading
+
+    from ctxbudget.counting import flight
+
+    class Failing(CharBackend):
+        tokenizer_type = TokenizerType.CLAUDE  # a slow tokenizer: concurrent misses share one count
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.entered = threading.Event()
+            self.release = threading.Event()
+
+        def count(self, text: str) -> int:
+            self.count_calls.append(text)
+            self.entered.set()
+            assert self.release.wait(10)
+            raise RuntimeError("tokenizer exploded")
+
+    backend = Failing()
+    TokenCounter.register_backend("stub", backend)
+    outcomes: list[object] = []
+
+    def call() -> None:
+        try:
+            outcomes.append(TokenCounter.count_tokens("q" * size, "stub"))
+        except RuntimeError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    threads[0].start()
+    assert backend.entered.wait(10)
+    for thread in threads[1:]:
+        thread.start()
+    pause = threading.Event()
+    for _ in range(1000):  # until the three followers wait on the leader
+        flights = list(flight._flights.values())
+        if len(backend.count_calls) > 1 or (flights and flights[0].waiters == 3):
+            break
+        pause.wait(0.01)
+    backend.release.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(backend.count_calls) == 1
+    assert [str(o) for o in outcomes] == ["tokenizer exploded"] * 4
+    assert TokenCounter.get_cache_statistics().size == 0  # failures are never cached

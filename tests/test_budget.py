@@ -45,7 +45,7 @@ def ids(rules: Sequence[MemoryRule]) -> list[str]:
     return [r.id for r in rules]
 
 
-@pytest.mark.spec(17)
+@pytest.mark.guarantee(17)
 def test_priority_100_beats_10_field_and_metadata(words: WordBackend) -> None:
     for high, low in (
         (rule("high", 5, priority=100), rule("low", 5, priority=10)),
@@ -56,14 +56,14 @@ def test_priority_100_beats_10_field_and_metadata(words: WordBackend) -> None:
         assert ids(alloc.rules_skipped) == ["low"]
 
 
-@pytest.mark.spec(18)
+@pytest.mark.guarantee(18)
 def test_ties_newest_first_then_input_order(words: WordBackend) -> None:
     old, new, new2 = rule("old", 3, age_days=5), rule("new", 3), rule("new2", 3)
     alloc = manager().allocate_budget([old, new, new2], 6, "stub")
     assert ids(alloc.rules_included) == ["new", "new2"]
 
 
-@pytest.mark.spec(19)
+@pytest.mark.guarantee(19)
 def test_big_then_small_skips_and_continues(words: WordBackend) -> None:
     alloc = manager().allocate_budget([rule("big", 8, priority=90), rule("small", 3, priority=10)], 5, "stub")
     assert ids(alloc.rules_included) == ["small"]
@@ -71,7 +71,7 @@ def test_big_then_small_skips_and_continues(words: WordBackend) -> None:
     assert alloc.allocation_stats["skipped_count"] == 1
 
 
-@pytest.mark.spec(21)
+@pytest.mark.guarantee(21)
 def test_three_identical_rules_all_accounted(words: WordBackend) -> None:
     same = rule("dup", 4)
     alloc = manager().allocate_budget([same, same, same], 8, "stub")
@@ -82,7 +82,7 @@ def test_three_identical_rules_all_accounted(words: WordBackend) -> None:
     assert alloc.default_tokens == 8
 
 
-@pytest.mark.spec(22)
+@pytest.mark.guarantee(22)
 def test_overhead_is_exact_decimal() -> None:
     assert overhead_for(1000, 0.10) == 100
     assert overhead_for(100, 0.57) == 57
@@ -122,7 +122,7 @@ def test_none_budget_needs_config_and_config_is_used(words: WordBackend) -> None
         m.allocate_budget([rule("a", 2)], 11, "stub")
 
 
-@pytest.mark.spec(20)
+@pytest.mark.guarantee(20)
 def test_protected_absolutes_over_budget_skip_every_default(words: WordBackend) -> None:
     rules = [rule("d1", 2), rule("a1", 6, authority="absolute"), rule("a2", 6, authority="absolute")]
     alloc = manager().allocate_budget(rules, 10, "stub")
@@ -133,7 +133,7 @@ def test_protected_absolutes_over_budget_skip_every_default(words: WordBackend) 
     assert alloc.absolute_tokens == 12
 
 
-@pytest.mark.spec(25)
+@pytest.mark.guarantee(25)
 def test_unprotected_absolutes_compete_in_ranking_order(words: WordBackend) -> None:
     rules = [rule("a_low", 6, authority="absolute", priority=10), rule("a_high", 6, authority="absolute",
              priority=90), rule("a_small", 3, authority="absolute", priority=5), rule("d", 2)]
@@ -188,7 +188,7 @@ def test_tokenizer_provenance_in_stats() -> None:
     assert est.absolute_tokens + est.default_tokens == int(len(rule_cost_text(rule("a", 3)).split()) * 1.3)
 
 
-@pytest.mark.spec(24)
+@pytest.mark.guarantee(24)
 def test_each_rule_costed_once_per_allocation(words: WordBackend) -> None:
     rules = [rule(f"r{i}", 3) for i in range(10)]
     manager(enable_cache=False).allocate_budget(rules, 12, "stub")
@@ -196,7 +196,7 @@ def test_each_rule_costed_once_per_allocation(words: WordBackend) -> None:
     assert len(words.batches[0]) == 1  # ten identical cost texts: deduplicated in the one batch
 
 
-@pytest.mark.spec(12)
+@pytest.mark.guarantee(12)
 def test_cache_policy() -> None:
     assert TokenBudgetManager(enable_cache=False).cache is None
     shared = TokenCounter.get_cache()

@@ -43,7 +43,7 @@ def test_statistics_dataclass_defaults_and_rate() -> None:
     assert stats.hit_rate == 0.75
 
 
-@pytest.mark.spec(10)
+@pytest.mark.guarantee(10)
 def test_maxsize_two_evicts_least_recently_used() -> None:
     cache = TokenCountCache(maxsize=2, ttl=0)
     cache.set("a", "t", 1)
@@ -59,7 +59,7 @@ def test_maxsize_two_evicts_least_recently_used() -> None:
     assert cache.get_statistics().evictions == 1
 
 
-@pytest.mark.spec(9)
+@pytest.mark.guarantee(9)
 def test_fake_timer_expiry_is_miss_plus_expiration() -> None:
     clock = FakeClock()
     cache = TokenCountCache(maxsize=10, ttl=5.0, timer=clock)
@@ -183,7 +183,7 @@ def test_memory_per_long_text_entry_is_bounded() -> None:
     assert used / len(texts) < (150 if COMPILED else 250)
 
 
-@pytest.mark.spec(10)
+@pytest.mark.guarantee(10)
 def test_eight_threads_tiny_ttl_statistics_add_up() -> None:
     cache = TokenCountCache(maxsize=64, ttl=0.001)
     gets_per_thread = 50_000

@@ -88,7 +88,7 @@ def test_unknown_family_raises_value_error() -> None:
         ClaudeBackend("2")
 
 
-@pytest.mark.spec(7)
+@pytest.mark.guarantee(7)
 @pytest.mark.parametrize("text", ["", "<|endoftext|>", "\ud800", "a\x00b"])
 def test_odd_inputs_count_without_raising(text: str) -> None:
     assert ClaudeBackend("3").count(text) == max(1, ctok.token_count(text, "3.0") - 7)
@@ -97,7 +97,7 @@ def test_odd_inputs_count_without_raising(text: str) -> None:
 TEXT = "The quick brown fox jumps over the lazy dog. 日本語のテキスト 🦊"
 
 
-@pytest.mark.spec(4)
+@pytest.mark.guarantee(4)
 def test_tool_routing_follows_claude_model_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLAUDE_MODEL", "claude-3-7-sonnet-20250219")
     TokenizerFactory.clear_cache()
@@ -110,7 +110,7 @@ def test_tool_routing_follows_claude_model_env(monkeypatch: pytest.MonkeyPatch) 
     assert detailed.count == ctok.token_count(TEXT, "3.0") - ctok_frame(TEXT, "3.0")
 
 
-@pytest.mark.spec(4)
+@pytest.mark.guarantee(4)
 def test_tool_routing_defaults_to_newest_family() -> None:
     detailed = TokenCounter.count_tokens_detailed(TEXT, "claude")
     assert "claude-4.7" in detailed.tokenizer_id
@@ -146,7 +146,7 @@ def _no_ctok(*args: object, **kwargs: object) -> ClaudeBackend:
     raise TokenizerLoadError("ctok library not available (stub)")
 
 
-@pytest.mark.spec(5)
+@pytest.mark.guarantee(5)
 def test_ctok_missing_falls_back_to_o200k_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(factory_mod, "ClaudeBackend", _no_ctok)
     o200k = TokenizerFactory.get_openai_backend("o200k_base").count(TEXT)
@@ -159,7 +159,7 @@ def test_ctok_missing_falls_back_to_o200k_ratio(monkeypatch: pytest.MonkeyPatch)
     texts = hard_corpus()[:400:4]
     o200k_backend = TokenizerFactory.get_openai_backend("o200k_base")
     assert texts[0] == ""
-    # SPEC §2.4: "" counts 1 on every path; everything else is ceil(o200k x 1.48).
+    # "" counts 1 on every path; everything else is ceil(o200k x 1.48).
     assert TokenCounter.batch_count_tokens(texts, "claude", use_cache=False) == [
         _ceil_ratio(o200k_backend.count(t), "1.48") if t else 1 for t in texts
     ]

@@ -37,7 +37,7 @@ def rule(rid: str, n_words: int, authority: str = "default") -> MemoryRule:
                       created_at=datetime(2025, 1, 1, tzinfo=UTC))
 
 
-@pytest.mark.spec(40)
+@pytest.mark.guarantee(40)
 def test_fifty_empty_calls_spend_nothing() -> None:
     manager = ClaudeBudgetManager(custom_budget_limit=10_000)
     for _ in range(50):
@@ -47,7 +47,7 @@ def test_fifty_empty_calls_spend_nothing() -> None:
     assert manager.session_stats.interaction_count == 50
 
 
-@pytest.mark.spec(43)
+@pytest.mark.guarantee(43)
 def test_query_tokens_accumulate_and_query_text_is_counted() -> None:
     manager = ClaudeBudgetManager(custom_budget_limit=10_000)
     manager.allocate_budget([], user_query_tokens=100)
@@ -68,7 +68,7 @@ def test_overhead_charged_when_rules_are_injected() -> None:
     assert manager.session_stats.total_context_tokens == 100
 
 
-@pytest.mark.spec(41)
+@pytest.mark.guarantee(41)
 def test_never_allocates_beyond_context_window() -> None:
     manager = ClaudeBudgetManager(custom_budget_limit=1_000_000, context_window=50, overhead_percentage=0.0)
     result = manager.allocate_budget([rule("big", 60), rule("small", 20)], user_query_tokens=10)
@@ -76,7 +76,7 @@ def test_never_allocates_beyond_context_window() -> None:
     assert [r.id for r in result.rules_included] == ["small"]
 
 
-@pytest.mark.spec(43)
+@pytest.mark.guarantee(43)
 def test_zero_custom_limit_is_honoured_and_negative_rejected() -> None:
     manager = ClaudeBudgetManager(custom_budget_limit=0)
     assert manager.budget_limit == 0
@@ -87,7 +87,7 @@ def test_zero_custom_limit_is_honoured_and_negative_rejected() -> None:
         ClaudeBudgetManager(custom_budget_limit=-1)
 
 
-@pytest.mark.spec(39)
+@pytest.mark.guarantee(39)
 def test_thresholds_cross_once_and_log_once(caplog: pytest.LogCaptureFixture) -> None:
     manager = ClaudeBudgetManager(custom_budget_limit=1000)
     caplog.set_level(logging.INFO, logger="ctxbudget")
@@ -136,7 +136,7 @@ def test_session_ids_unique_and_stats_locked() -> None:
     assert manager.session_stats.interaction_count == 400
 
 
-@pytest.mark.spec(42)
+@pytest.mark.guarantee(42)
 def test_model_ids_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ClaudeBudgetManager(model="claude-sonnet-4-5").model is ClaudeModel.SONNET_4_5
     assert ClaudeBudgetManager.detect_model_from_environment() is ClaudeModel.DEFAULT

@@ -1,4 +1,4 @@
-"""Budget configuration (SPEC §2.11, §4 items 44–46)."""
+"""Budget configuration (docs/guarantees.md, items 44–46)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_budget_config_defaults() -> None:
     )
 
 
-@pytest.mark.spec(45)
+@pytest.mark.guarantee(45)
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -135,7 +135,7 @@ def test_get_budget_rejects_unknown_operation() -> None:
         BudgetConfigManager().get_budget("claude", "typing")
 
 
-@pytest.mark.spec(44)
+@pytest.mark.guarantee(44)
 def test_enabled_flags_are_honoured_in_lookup() -> None:
     manager = BudgetConfigManager()
     manager.set_enabled("claude", False)
@@ -153,7 +153,7 @@ def test_enabled_flags_are_honoured_in_lookup() -> None:
         manager.set_enabled("aider", True)
 
 
-@pytest.mark.spec(44)
+@pytest.mark.guarantee(44)
 def test_enabled_flags_are_honoured_in_validate_budget() -> None:
     manager = BudgetConfigManager()
     assert manager.validate_budget(8000, "codex") is True
@@ -167,7 +167,7 @@ def test_enabled_flags_are_honoured_in_validate_budget() -> None:
     assert manager.validate_budget(-1, "codex") is False
 
 
-@pytest.mark.spec(44)
+@pytest.mark.guarantee(44)
 def test_set_budget_keeps_a_disabled_tool_disabled() -> None:
     manager = BudgetConfigManager()
     manager.set_enabled("codex", False)
@@ -205,7 +205,7 @@ def test_validate_budget(budget: Any, tool: str | None, expected: bool) -> None:
         (("claude", None, 1.5e4), ConfigError, "Budget must be an int, got float (15000.0)"),
     ],
 )
-@pytest.mark.spec(46)
+@pytest.mark.guarantee(46)
 def test_set_budget_errors(args: tuple[Any, Any, Any], error: type[Exception], message: str) -> None:
     manager = BudgetConfigManager()
     with pytest.raises(error) as info:
@@ -306,7 +306,7 @@ def test_load_replaces_named_entries_and_keeps_the_rest(tmp_path: Path) -> None:
     assert budgets["tools"]["gemini"] == DEFAULTS["tools"]["gemini"]
 
 
-@pytest.mark.spec(45)
+@pytest.mark.guarantee(45)
 def test_operations_null_is_empty(tmp_path: Path) -> None:
     path = write(tmp_path / "c.yaml", """
         token_budgets:
@@ -318,7 +318,7 @@ def test_operations_null_is_empty(tmp_path: Path) -> None:
     assert manager.get_budget("claude", "context_injection") == 90000
 
 
-@pytest.mark.spec(44)
+@pytest.mark.guarantee(44)
 def test_enabled_false_in_a_file_is_honoured(tmp_path: Path) -> None:
     path = write(tmp_path / "c.yaml", """
         token_budgets:
@@ -380,7 +380,7 @@ def test_toml_round_trip(tmp_path: Path) -> None:
     assert '[token_budgets.tools."my tool".operations]' in path.read_text(encoding="utf-8")
 
 
-@pytest.mark.spec(46)
+@pytest.mark.guarantee(46)
 def test_missing_file_returns_false_and_keeps_defaults(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -458,7 +458,7 @@ INVALID_YAML = [
 ]
 
 
-@pytest.mark.spec(45)
+@pytest.mark.guarantee(45)
 @pytest.mark.parametrize(("body", "key_path", "problem"), INVALID_YAML)
 def test_invalid_yaml_names_file_and_key_path(tmp_path: Path, body: str, key_path: str, problem: str) -> None:
     path = write(tmp_path / "budgets.yaml", f"token_budgets:\n  {body}\n")
@@ -471,7 +471,7 @@ def test_invalid_yaml_names_file_and_key_path(tmp_path: Path, body: str, key_pat
     assert manager.get_all_budgets() == DEFAULTS  # a failed load changes nothing
 
 
-@pytest.mark.spec(45)
+@pytest.mark.guarantee(45)
 @pytest.mark.parametrize(
     ("name", "text", "where"),
     [
@@ -498,7 +498,7 @@ def test_invalid_yaml_table_has_at_least_15_cases() -> None:
     assert len(INVALID_YAML) >= 15
 
 
-@pytest.mark.spec(46)
+@pytest.mark.guarantee(46)
 def test_crash_mid_save_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "budgets.yaml"
     BudgetConfigManager().save_to_file(path)

@@ -4,6 +4,7 @@ once per implementation (``CTXBUDGET_PURE=1``); ``test_store_parity.py`` compare
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import random
 import threading
@@ -306,3 +307,28 @@ def test_a_str_subclass_tool_name_does_not_keep_the_fast_path_off() -> None:
     assert "codex" not in fast_routes
     TokenCounter.count_tokens("hello", "codex")
     assert "codex" in fast_routes
+
+
+@pytest.mark.guarantee(8)
+@pytest.mark.parametrize("size", [SHORT_TEXT_CHARS - 1, SHORT_TEXT_CHARS, SHORT_TEXT_CHARS + 1])
+def test_every_entry_point_keys_a_text_alike_at_the_short_long_boundary(size: int) -> None:
+    """Review finding: moving the Python path's short/long boundary by one went unnoticed. A text counted by
+    the hot path must be a hit for every other entry point, and the other way round."""
+    from ctxbudget import Counter
+    from ctxbudget.cache.memory import make_key
+
+    text = ("Grüße, 世界! tabs\tand  spaces " * 60)[:size]
+    cache = TokenCounter.initialize_cache()
+    prefix, key = make_key(text, "codex", resolve_route("codex", True).variant)
+    assert isinstance(key, str if size <= SHORT_TEXT_CHARS else int)
+    assert TokenCounter.count_tokens(text, "codex") == o200k(text)  # the one miss
+    counter = TokenCounter.counter("codex")
+    assert counter.count(text) == o200k(text)
+    assert counter.count_batch([text, text]) == [o200k(text)] * 2
+    assert TokenCounter.count_tokens_detailed(text, "codex").cached is True
+    assert asyncio.run(counter.acount(text)) == o200k(text)
+    assert asyncio.run(TokenCounter.async_batch_count_tokens([text], "codex")) == [o200k(text)]
+    assert cache.lookup(prefix, key) == o200k(text)
+    stats = cache.get_statistics()
+    assert (stats.misses, stats.hits, stats.size) == (1, 6, 1)
+    assert Counter.for_model("codex", cache).count(text) == o200k(text)

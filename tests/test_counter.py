@@ -57,7 +57,7 @@ def test_tool_names_are_case_insensitive_and_stripped() -> None:
     assert TokenCounter.count_tokens("hello world", "  CODEX ") == o200k("hello world")
 
 
-@pytest.mark.spec(7)
+@pytest.mark.guarantee(7)
 @pytest.mark.parametrize("text", ["<|endoftext|>", "<|fim_prefix|>x<|endofprompt|>", "a\x00b", "\ud800x", "\udfff"])
 def test_special_tokens_nul_and_surrogates_never_raise(text: str) -> None:
     for tool in ("codex", "claude", "gemini"):
@@ -76,7 +76,7 @@ def test_non_str_raises_type_error_naming_type(bad: object) -> None:
         TokenCounter.count_tokens_with_model(bad, "gpt-4o")  # type: ignore[arg-type]
 
 
-@pytest.mark.spec(4)
+@pytest.mark.guarantee(4)
 def test_provenance_is_honest() -> None:
     detail = TokenCounter.count_tokens_detailed("hello world", "codex")
     assert detail == TokenCount(2, "codex", TokenizerType.TIKTOKEN, detail.tokenizer_id, True, "exact", False)
@@ -92,7 +92,7 @@ def test_provenance_is_honest() -> None:
     assert TokenizerFactory.get_preferred_tokenizer_type("mystery") is TokenizerType.ESTIMATION
 
 
-@pytest.mark.spec(6)
+@pytest.mark.guarantee(6)
 def test_count_tokens_with_model() -> None:
     text = "Привет, мир! Это проверка."
     assert TokenCounter.count_tokens_with_model(text, "gpt-4o") == o200k(text)
@@ -120,7 +120,7 @@ def test_model_mappings_drive_dispatch() -> None:
     assert TokenCounter.MODEL_MAPPINGS is MODEL_MAPPINGS
 
 
-@pytest.mark.spec(8)
+@pytest.mark.guarantee(8)
 def test_estimate_and_tokenizer_results_never_share_cache_entries(char_backend: CharBackend) -> None:
     TokenCounter.initialize_cache()
     TokenCounter.register_backend("claude", char_backend)
@@ -254,7 +254,7 @@ def test_seed_usage_examples_run_as_written() -> None:
     assert (stats.hits, stats.misses, stats.size, stats.max_size) == (1, 0, 1, 500)
 
 
-@pytest.mark.spec(3)
+@pytest.mark.guarantee(3)
 def test_availability_probes_import_nothing() -> None:
     import subprocess
     import sys
@@ -268,7 +268,7 @@ def test_availability_probes_import_nothing() -> None:
     assert out.split() == ["True", "False", "False", "False"]
 
 
-@pytest.mark.spec(11)
+@pytest.mark.guarantee(11)
 def test_long_text_hashed_once_per_lookup(monkeypatch: pytest.MonkeyPatch, char_backend: CharBackend) -> None:
     from ctxbudget.cache import memory
 
@@ -289,7 +289,7 @@ def test_long_text_hashed_once_per_lookup(monkeypatch: pytest.MonkeyPatch, char_
     assert len(char_backend.count_calls) == 1
 
 
-@pytest.mark.spec(13)
+@pytest.mark.guarantee(13)
 def test_tokenizer_instances_shared_under_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
@@ -312,3 +312,23 @@ def test_tokenizer_instances_shared_under_lock(monkeypatch: pytest.MonkeyPatch) 
         thread.join()
     assert builds == ["cl100k_base"]
     assert len(seen) == 8 and all(b is seen[0] for b in seen)
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["compiled if built", "pure"])
+def test_a_fresh_process_caches_without_initialize_cache(pure: bool) -> None:
+    """Review finding: nothing was cached until initialize_cache(), although use_cache=True is the default."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+from ctxbudget import TokenCounter as T
+for tool, text in (("codex", "hello world"), ("claude", "hello world"), ("codex", "long text " * 200)):
+    T.count_tokens(text, tool)
+    T.count_tokens(text, tool)
+s, m = T.get_cache_statistics(), T.get_performance_metrics()
+print(s.misses, s.hits, s.size, s.max_size, m.cache_misses, m.cache_hits, m.cache_enabled, T.get_cache().ttl)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "CTXBUDGET_PURE"} | ({"CTXBUDGET_PURE": "1"} if pure else {})
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["3", "3", "3", "1000", "3", "3", "True", "300.0"]

@@ -56,3 +56,18 @@ def test_large_explicit_budget_is_valid_for_codex() -> None:
     result = fit(rules, "gpt-5-codex", 8000)
     assert result.metadata["valid"] is True
     assert result.skipped == []
+
+
+def test_an_explicit_budget_above_the_adapters_default_raises_its_maximum() -> None:
+    """Review finding: not raising the adapter's maximum went unnoticed, because the example rules stay far
+    below the Codex adapter's 4,096-token default. These rules need about 5,600."""
+    from ctxbudget import GitHubCodexAdapter, MemoryRule
+
+    rules = [MemoryRule(id=f"r{i}", category="behavior", name=f"Rule {i}", authority="default", scope=[],
+                        rule="Run the whole test suite, read every failure, fix the cause and not the symptom. " * 4)
+             for i in range(80)]
+    assert GitHubCodexAdapter.DEFAULT_MAX_CONTEXT_TOKENS == 4096
+    result = fit(rules, "gpt-5-codex", 6000)
+    assert 4096 < result.tokens <= 6000
+    assert result.metadata["valid"] is True
+    assert len(result.included) > 60

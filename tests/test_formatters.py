@@ -1,4 +1,4 @@
-"""Formatters (SPEC.md §2.12, §4 items 50-52): golden layouts, budget fitting, options, FormatManager.
+"""Formatters (docs/guarantees.md, items 50-52): golden layouts, budget fitting, options, FormatManager.
 
 Golden files live in tests/golden/; regenerate them with ``UPDATE_GOLDEN=1 pytest tests/test_formatters.py``
 and review the diff.
@@ -72,7 +72,7 @@ def check_golden(name: str, content: str) -> None:
 
 
 def assert_contract(ctx: FormattedContext, rules: Sequence[MemoryRule], tool: str, budget: int) -> None:
-    """Everything §4.50-52 promises about one result."""
+    """Everything guarantees 50-52 promise about one result."""
     content = ctx.content
     assert ctx.token_count == TokenCounter.count_tokens(content, tool)
     meta = ctx.metadata
@@ -106,7 +106,7 @@ def assert_contract(ctx: FormattedContext, rules: Sequence[MemoryRule], tool: st
 # --- golden files --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.spec(51)
+@pytest.mark.guarantee(51)
 @pytest.mark.parametrize("tool", ["claude", "codex", "gemini"])
 def test_golden_generous_budget(tool: str) -> None:
     rules = golden_rules()
@@ -128,7 +128,7 @@ def test_golden_claude_header_and_sections() -> None:
     assert "2025" not in content  # no timestamps
 
 
-@pytest.mark.spec(50)
+@pytest.mark.guarantee(50)
 @pytest.mark.parametrize(("tool", "budget", "skipped"), [
     ("claude", 1041, ["type-hints", "review-agent"]),
     ("codex", 727, ["type-hints", "review-agent"]),
@@ -288,7 +288,7 @@ def _sweep_rules() -> list[MemoryRule]:
     return [*rules, rules[9]]  # the same object twice: each position is accounted for
 
 
-@pytest.mark.spec(52)
+@pytest.mark.guarantee(52)
 @pytest.mark.parametrize("tool", ["claude", "codex", "gemini"])
 def test_budget_sweep(tool: str) -> None:
     rules = _sweep_rules()
@@ -308,7 +308,7 @@ def test_budget_sweep(tool: str) -> None:
     assert below.rules_skipped != [] and below.token_count <= full.token_count - 1
 
 
-@pytest.mark.spec(52)
+@pytest.mark.guarantee(52)
 @pytest.mark.parametrize("tool", ["claude", "codex", "gemini"])
 def test_over_budget_when_absolute_rules_alone_exceed(tool: str) -> None:
     rules = golden_rules()
@@ -324,7 +324,7 @@ def test_over_budget_when_absolute_rules_alone_exceed(tool: str) -> None:
     assert ctx.token_count > absolute_only.token_count > 20
 
 
-@pytest.mark.spec(50)
+@pytest.mark.guarantee(50)
 def test_budget_zero_without_rules_is_flagged() -> None:
     ctx = GitHubCodexAdapter().format_rules([], 0)
     assert ctx.content == "PROJECT CONTEXT RULES\n"
@@ -346,7 +346,7 @@ def _reference_selection(adapter: LLMToolAdapter, rules: list[MemoryRule], budge
     return [rules[i].id for i in fitter.absolute] + [rules[fitter.cands[k]].id for k in chosen]
 
 
-@pytest.mark.spec(52)
+@pytest.mark.guarantee(52)
 @pytest.mark.parametrize("tool", ["claude", "codex", "gemini"])
 def test_additive_tokenizer_matches_naive_skip_and_continue_at_every_budget(tool: str) -> None:
     TokenCounter.register_backend(tool, CharBackend())
@@ -363,7 +363,7 @@ def test_additive_tokenizer_matches_naive_skip_and_continue_at_every_budget(tool
     assert compared > 300
 
 
-@pytest.mark.spec(52)
+@pytest.mark.guarantee(52)
 @pytest.mark.parametrize(("tool", "step"), [("claude", 41), ("codex", 3)])  # ctok is slow: fewer claude budgets
 def test_real_tokenizer_matches_naive_skip_and_continue(tool: str, step: int) -> None:
     """With the real tokenizer the estimate-then-verify algorithm picks what the naive whole-document
@@ -379,7 +379,42 @@ def test_real_tokenizer_matches_naive_skip_and_continue(tool: str, step: int) ->
     assert len(budgets) > 15
 
 
-@pytest.mark.spec(52)
+class DiscountBackend(CharBackend):
+    """A tokenizer whose whole documents count fewer tokens than their parts (10 % off beyond 1,000
+    characters): the fitter's per-rule estimates over-count, which leaves measured slack."""
+
+    def count(self, text: str) -> int:
+        self.count_calls.append(text)
+        n = len(text)
+        return max(1, n - (n - 1000) // 10 if n > 1000 else n)
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        return [self.count(t) for t in texts]
+
+
+@pytest.mark.guarantee(52)
+@pytest.mark.parametrize("tool", ["claude", "codex", "gemini"])
+def test_the_fill_pass_spends_the_slack_the_estimates_left(tool: str) -> None:
+    """Review finding: skipping the final fill pass went unnoticed (real tokenizers are nearly additive).
+    Here estimates over-count by ~10 %: measured on this sweep, the fill pass brings agreement with the naive
+    whole-document recount from 20-25 % of the budgets to 47-53 %, and every result still fits."""
+    TokenCounter.register_backend(tool, DiscountBackend())
+    rules = _sweep_rules()
+    adapter = ADAPTERS[tool]()
+    top = adapter.format_rules(rules, 100000).token_count
+    agree = compared = 0
+    for budget in range(top // 3, top + 1, 7):
+        expected = _reference_selection(adapter, rules, budget)
+        ctx = adapter.format_rules(rules, budget)
+        assert ctx.token_count == adapter.estimate_token_count(ctx.content) <= budget
+        if expected is not None:
+            compared += 1
+            agree += ids(ctx.rules_included) == expected
+    assert compared > 200
+    assert agree / compared > 0.4
+
+
+@pytest.mark.guarantee(52)
 def test_cost_is_linear_not_a_recount_per_candidate() -> None:
     """400 rules at a mid budget: the tokenizer sees each rule about once plus a few whole documents."""
     backend = CharBackend()
@@ -398,7 +433,7 @@ def test_cost_is_linear_not_a_recount_per_candidate() -> None:
     assert counted < 3 * len(full)  # a per-candidate recount would be ~100x len(full)
 
 
-@pytest.mark.spec(51)
+@pytest.mark.guarantee(51)
 @pytest.mark.parametrize("tool", ["claude", "codex", "gemini"])
 def test_identical_input_gives_identical_output(tool: str) -> None:
     rules = _sweep_rules()
@@ -414,7 +449,7 @@ def test_identical_input_gives_identical_output(tool: str) -> None:
             == ADAPTERS[tool]().format_rules(distinct, budget).content)
 
 
-@pytest.mark.spec(50)
+@pytest.mark.guarantee(50)
 def test_duplicates_each_count() -> None:
     TokenCounter.register_backend("gemini", CharBackend())
     one = rule("same", "A rule that appears three times in the input list. " * 4)
@@ -449,7 +484,7 @@ _rules = st.lists(
 )
 
 
-@pytest.mark.spec(52)
+@pytest.mark.guarantee(52)
 @settings(max_examples=50, deadline=None)
 @given(rules=_rules, budget=st.integers(0, 900), tool=st.sampled_from(["claude", "codex", "gemini"]),
        compact=st.booleans())
@@ -535,7 +570,7 @@ def test_manager_errors() -> None:
         manager.format_for_tool("claude", golden_rules())
 
 
-@pytest.mark.spec(47)
+@pytest.mark.guarantee(47)
 def test_manager_budget_from_config() -> None:
     config = StubConfig(150)
     ctx = FormatManager(config=config).format_for_tool("codex", golden_rules())

@@ -59,7 +59,7 @@ def test_estimate_without_tokenizer_is_len_div_4() -> None:
     assert TokenCounter.count_tokens("abc", "gemini", use_tokenizer=False) == 1
 
 
-@pytest.mark.spec(7)
+@pytest.mark.guarantee(7)
 @pytest.mark.parametrize("text", ["<|endoftext|>", "\ud800", "a\x00b", " " * 20_000])
 def test_estimate_handles_odd_inputs(text: str) -> None:
     assert TokenCounter.count_tokens(text, "gemini") == _ceil_ratio(_o200k(text), "1.13")
@@ -150,7 +150,7 @@ def test_configured_file_that_is_not_a_model_falls_back(tmp_path: Path,
     assert detailed.count == _ceil_ratio(_o200k(CJK), "0.84")
 
 
-@pytest.mark.spec(7)
+@pytest.mark.guarantee(7)
 def test_sentencepiece_counts_lone_surrogates_as_replacement_char(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import sentencepiece

@@ -1,4 +1,4 @@
-"""OpenAI counts: offline-built encodings against tiktoken's own constructor (SPEC §2.2, §4 items 1-3, 7).
+"""OpenAI counts: offline-built encodings against tiktoken's own constructor (docs/guarantees.md, items 1-3, 7).
 
 The reference is ``tiktoken.get_encoding(name)`` fed from a temporary ``TIKTOKEN_CACHE_DIR`` that holds the
 decompressed vocabulary under tiktoken's cache name (SHA-1 of the download URL), so tiktoken builds it with
@@ -81,8 +81,8 @@ def test_compiled_path_matches_tiktoken_on_hard_corpus(reference: dict[str, tikt
     assert TokenCounter.get_cache_statistics().hits >= len(short)
 
 
-@pytest.mark.spec(1)
-@pytest.mark.spec(7)
+@pytest.mark.guarantee(1)
+@pytest.mark.guarantee(7)
 @pytest.mark.parametrize("name", ENCODING_NAMES)
 def test_counts_match_tiktoken_on_hard_corpus(name: str, reference: dict[str, tiktoken.Encoding],
                                               corpus: list[str]) -> None:
@@ -135,7 +135,7 @@ GOLDEN = [
 ]
 
 
-@pytest.mark.spec(1)
+@pytest.mark.guarantee(1)
 @pytest.mark.parametrize("column", [1, 2], ids=ENCODING_NAMES)
 def test_golden_counts(column: int, reference: dict[str, tiktoken.Encoding]) -> None:
     name = ENCODING_NAMES[column - 1]
@@ -160,7 +160,7 @@ def test_codex_counts_with_o200k() -> None:
     assert detailed.exact is True
 
 
-@pytest.mark.spec(7)
+@pytest.mark.guarantee(7)
 def test_huge_text_uses_split_counting_and_matches(reference: dict[str, tiktoken.Encoding],
                                                    corpus: list[str]) -> None:
     text = "\n".join(corpus * 3)
@@ -233,7 +233,7 @@ def _empty_derived_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return derived
 
 
-@pytest.mark.spec(1)
+@pytest.mark.guarantee(1)
 def test_wrong_sha256_raises_tokenizer_load_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     derived = _empty_derived_cache(tmp_path, monkeypatch)
     bad = _corrupted_copy(tmp_path, "o200k_base")
@@ -245,7 +245,7 @@ def test_wrong_sha256_raises_tokenizer_load_error(tmp_path: Path, monkeypatch: p
     assert list(derived.iterdir()) == []  # nothing unverified is kept for later runs
 
 
-@pytest.mark.spec(1)
+@pytest.mark.guarantee(1)
 def test_missing_vocab_raises_with_install_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _empty_derived_cache(tmp_path, monkeypatch)
     missing = tmp_path / "nope.tiktoken.gz"
@@ -275,7 +275,7 @@ def test_get_tiktoken_encoding_returns_same_object() -> None:
     assert first.name == "o200k_base"
 
 
-@pytest.mark.spec(2)
+@pytest.mark.guarantee(2)
 def test_failing_loader_called_once_until_clear_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
@@ -297,7 +297,7 @@ def test_failing_loader_called_once_until_clear_cache(monkeypatch: pytest.Monkey
     assert calls == ["o200k_base", "o200k_base"]
 
 
-@pytest.mark.spec(1)
+@pytest.mark.guarantee(1)
 def test_loading_leaves_environment_and_tiktoken_registry_alone() -> None:
     env_before = dict(os.environ)
     registry_before = dict(tiktoken.registry.ENCODINGS)
@@ -341,3 +341,23 @@ def test_the_private_core_encoder_is_used_only_on_the_verified_tiktoken(monkeypa
     assert backend.tokenizer_id == "tiktoken:o200k_base@0.12.0"
     text = "hello, world \ud800 <|endoftext|>"
     assert backend.count(text) == len(encoding.encode_ordinary(text))
+
+
+def test_p50k_models_are_counted_labelled_when_their_vocabulary_is_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review finding: the six legacy Codex ids were registered but could not be counted at all. No package
+    ships p50k_base: it counts from TIKTOKEN_CACHE_DIR when there, else as the labelled word estimate."""
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    TokenizerFactory.clear_cache()
+    detailed = TokenCounter.count_tokens_detailed("one two three four", "code-davinci-002")
+    assert (detailed.count, detailed.kind, detailed.tokenizer_id, detailed.exact) == (5, "estimate",
+                                                                                     "estimate:words1.3", False)
+    assert "p50k_base" in caplog.text and "TIKTOKEN_CACHE_DIR" in caplog.text
+    spec = openai_mod.ENCODINGS["p50k_base"]
+    planted = tmp_path / hashlib.sha1(spec.url.encode()).hexdigest()
+    planted.write_bytes(b"not a vocabulary\n")
+    TokenizerFactory.clear_cache()
+    caplog.clear()
+    assert TokenCounter.count_tokens("one two three four", "cushman-codex") == 5
+    assert f"expected {spec.sha256}" in caplog.text  # a wrong file is refused, loudly, never trusted

@@ -1,4 +1,4 @@
-"""RulePrioritizer (SPEC.md §2.9): exact scores per strategy, ties, selection, adjustments, statistics."""
+"""RulePrioritizer: exact scores per strategy, ties, selection, adjustments, statistics."""
 
 from __future__ import annotations
 
@@ -153,7 +153,7 @@ EXPECTED: dict[PrioritizationStrategy, tuple[list[str], dict[str, tuple[float, f
 }
 
 
-@pytest.mark.spec(17)
+@pytest.mark.guarantee(17)
 @pytest.mark.parametrize("strategy", list(S))
 def test_each_strategy_scores_the_hand_computed_case(
     words: WordBackend, strategy: PrioritizationStrategy
@@ -177,7 +177,7 @@ def test_each_strategy_scores_the_hand_computed_case(
     assert result.total_value == pytest.approx(sum(t for t, _, _ in expected.values()), abs=TOL)
 
 
-@pytest.mark.spec(26)
+@pytest.mark.guarantee(26)
 @pytest.mark.parametrize("strategy", [S.FREQUENCY, S.COST_BENEFIT, S.HYBRID, S.ADAPTIVE])
 def test_usage_count_and_last_used_come_from_the_tracker(
     words: WordBackend, strategy: PrioritizationStrategy
@@ -230,7 +230,7 @@ def test_zero_weights_are_allowed_when_the_sum_is_positive() -> None:
 # -- priority and ties ------------------------------------------------------------------------------------
 
 
-@pytest.mark.spec(17)
+@pytest.mark.guarantee(17)
 @pytest.mark.parametrize("how", ["field", "metadata"])
 def test_priority_100_beats_10(words: WordBackend, how: str) -> None:
     def pri(value: float) -> dict[str, object]:
@@ -243,7 +243,7 @@ def test_priority_100_beats_10(words: WordBackend, how: str) -> None:
     assert [s.total_score for s in result.priority_scores] == pytest.approx([0.65, 0.38], abs=TOL)
 
 
-@pytest.mark.spec(18)
+@pytest.mark.guarantee(18)
 def test_equal_scores_go_newest_first_then_input_order(words: WordBackend) -> None:
     rules = [
         sized("old_a", 3, created=NOW - 5 * DAY),
@@ -256,9 +256,9 @@ def test_equal_scores_go_newest_first_then_input_order(words: WordBackend) -> No
     assert ids(result.ranked_rules) == ["new_a", "new_b", "old_a", "old_b"]
 
 
-@pytest.mark.spec(18)
+@pytest.mark.guarantee(18)
 def test_equal_scores_break_on_priority_before_age(words: WordBackend) -> None:
-    # FREQUENCY with no usage: every score is 0.0, so order is the §3 ranking key alone.
+    # FREQUENCY with no usage: every score is 0.0, so order is the ranking key alone.
     rules = [
         sized("p10_new", 3, priority=10, created=NOW),
         sized("p100_old", 3, metadata={"priority": 100}, created=NOW - 9 * DAY),
@@ -288,7 +288,7 @@ def test_scores_are_ordered_by_total_score() -> None:
 # -- costing and usage: once per pass ---------------------------------------------------------------------
 
 
-@pytest.mark.spec(24)
+@pytest.mark.guarantee(24)
 def test_each_pass_costs_every_rule_in_one_batch_call(words: WordBackend) -> None:
     TokenCounter.reset_cache()  # no process-wide cache: every pass reaches the backend
     p = case_prioritizer()
@@ -304,14 +304,14 @@ def test_each_pass_costs_every_rule_in_one_batch_call(words: WordBackend) -> Non
     assert words.singles == []
 
 
-@pytest.mark.spec(24)
+@pytest.mark.guarantee(24)
 def test_an_empty_pass_costs_nothing(words: WordBackend) -> None:
     result = prioritizer().prioritize_rules([], "stub", S.HYBRID)
     assert words.batches == []
     assert result == PrioritizationResult(S.HYBRID, [], [], 0, 0.0, {"strategy": "hybrid", "total_rules": 0})
 
 
-@pytest.mark.spec(23)
+@pytest.mark.guarantee(23)
 def test_use_accurate_counting_false_uses_the_estimate(words: WordBackend) -> None:
     rule = make_rule("r", "Prefer short functions")  # cost text is 43 characters → 43 // 4 = 10
     score = prioritizer(use_accurate_counting=False).prioritize_rules([rule], "stub").priority_scores[0]
@@ -319,7 +319,7 @@ def test_use_accurate_counting_false_uses_the_estimate(words: WordBackend) -> No
     assert words.batches == []
 
 
-@pytest.mark.spec(26)
+@pytest.mark.guarantee(26)
 def test_usage_is_read_once_per_pass(words: WordBackend) -> None:
     tracker = StubTracker({"r_abs": (3, R_ABS_LAST_USED)})
     p = case_prioritizer(tracker)
@@ -331,14 +331,14 @@ def test_usage_is_read_once_per_pass(words: WordBackend) -> None:
     assert tracker.calls == ["stub", "stub"]
 
 
-@pytest.mark.spec(26)
+@pytest.mark.guarantee(26)
 def test_a_tracker_without_count_rule_uses_means_no_usage(words: WordBackend) -> None:
     p = prioritizer(usage_tracker=object())
     score = p.prioritize_rules([case_rules()[0]], "stub", S.FREQUENCY).priority_scores[0]
     assert (score.total_score, score.usage_count, score.last_used) == (0.0, 0, None)
 
 
-@pytest.mark.spec(26)
+@pytest.mark.guarantee(26)
 def test_real_usage_tracker_counts_operations_tagged_with_the_rule(words: WordBackend) -> None:
     from ctxbudget.tracking.usage import OperationType, TokenUsageTracker
 
@@ -360,7 +360,7 @@ def test_real_usage_tracker_counts_operations_tagged_with_the_rule(words: WordBa
 # -- time -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.spec(26)
+@pytest.mark.guarantee(26)
 def test_future_timestamps_score_full_recency(words: WordBackend) -> None:
     rule = make_rule("future", "From the future", created=NOW + 10 * DAY)
     score = prioritizer().prioritize_rules([rule], "stub", S.RECENCY).priority_scores[0]
@@ -368,7 +368,7 @@ def test_future_timestamps_score_full_recency(words: WordBackend) -> None:
     assert score.total_score == 1.0
 
 
-@pytest.mark.spec(26)
+@pytest.mark.guarantee(26)
 def test_naive_now_and_naive_rule_times_are_read_as_utc(words: WordBackend) -> None:
     rule = make_rule("naive", "Naive timestamps", created=datetime(2024, 5, 1), updated=datetime(2024, 5, 2))
     p = RulePrioritizer(now=lambda: datetime(2024, 6, 1))
@@ -452,14 +452,14 @@ def three_defaults() -> list[MemoryRule]:
     return [sized("small", 4, priority=70), sized("big", 10, priority=80), sized("first", 6, priority=90)]
 
 
-@pytest.mark.spec(19)
+@pytest.mark.guarantee(19)
 def test_select_skips_what_does_not_fit_and_continues(words: WordBackend) -> None:
     selected, skipped = prioritizer().select_top_rules(three_defaults(), "stub", 10, S.IMPORTANCE)
     assert ids(selected) == ["first", "small"]  # 6 + 4 == 10: exactly the budget
     assert ids(skipped) == ["big"]
 
 
-@pytest.mark.spec(19)
+@pytest.mark.guarantee(19)
 def test_select_never_exceeds_the_budget(words: WordBackend) -> None:
     selected, skipped = prioritizer().select_top_rules(three_defaults(), "stub", 9, S.IMPORTANCE)
     assert ids(selected) == ["first"]
@@ -468,7 +468,7 @@ def test_select_never_exceeds_the_budget(words: WordBackend) -> None:
     assert (ids(selected), ids(skipped)) == ([], ["first", "big", "small"])
 
 
-@pytest.mark.spec(23)
+@pytest.mark.guarantee(23)
 def test_select_honours_cost_benefit_threshold(words: WordBackend) -> None:
     # value_per_token (IMPORTANCE) = total / cost: first 0.62/6 ≈ 0.1033, big 0.59/10 = 0.059,
     # small 0.56/4 = 0.14.
@@ -482,7 +482,7 @@ def test_select_honours_cost_benefit_threshold(words: WordBackend) -> None:
     assert (ids(selected), ids(skipped)) == (["small"], ["first", "big"])
 
 
-@pytest.mark.spec(23)
+@pytest.mark.guarantee(23)
 def test_cost_benefit_threshold_uses_base_per_token_for_cost_benefit(words: WordBackend) -> None:
     # COST_BENEFIT value_per_token = base / cost, without the adjustment: r_def 0.38/4 = 0.095.
     p = case_prioritizer(cost_benefit_threshold=0.0949)
@@ -501,7 +501,7 @@ def absolute_mix() -> list[MemoryRule]:
     ]
 
 
-@pytest.mark.spec(25)
+@pytest.mark.guarantee(25)
 def test_protected_absolute_rules_come_first_and_use_budget(words: WordBackend) -> None:
     p = prioritizer(cost_benefit_threshold=1.0)  # no DEFAULT rule passes; protection ignores it
     selected, skipped = p.select_top_rules(absolute_mix(), "stub", 5, S.IMPORTANCE)
@@ -510,7 +510,7 @@ def test_protected_absolute_rules_come_first_and_use_budget(words: WordBackend) 
     assert (ids(selected), ids(skipped)) == (["abs", "d_small"], ["d_big"])  # 8 + 2 == 10
 
 
-@pytest.mark.spec(25)
+@pytest.mark.guarantee(25)
 def test_unprotected_absolute_rules_compete_as_ordinary_candidates(words: WordBackend) -> None:
     # IMPORTANCE: abs 0.73 ranks first, then d_big 0.62, d_small 0.53.
     selected, skipped = prioritizer().select_top_rules(absolute_mix(), "stub", 6, S.IMPORTANCE,
@@ -526,8 +526,8 @@ def test_unprotected_absolute_rules_compete_as_ordinary_candidates(words: WordBa
     assert (ids(selected), ids(skipped)) == (["d_big", "d_small"], ["abs"])
 
 
-@pytest.mark.spec(20)
-@pytest.mark.spec(21)
+@pytest.mark.guarantee(20)
+@pytest.mark.guarantee(21)
 def test_duplicates_are_accounted_by_position(words: WordBackend) -> None:
     rule = sized("dup", 3)
     selected, skipped = prioritizer().select_top_rules([rule, rule, rule], "stub", 7, S.IMPORTANCE)
@@ -543,7 +543,7 @@ def test_negative_budget_raises(words: WordBackend) -> None:
 # -- adjustments ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.spec(26)
+@pytest.mark.guarantee(26)
 def test_learning_rate_zero_is_honoured(words: WordBackend) -> None:
     p = prioritizer(adaptive_learning_rate=0.1)
     assert p.adjust_priority_from_usage("r", 5.0, learning_rate=0) == 0.0

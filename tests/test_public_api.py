@@ -1,4 +1,4 @@
-"""The import contract: every public name of SPEC §2-§3 comes from the top-level package."""
+"""The import contract: every documented public name comes from the top-level package."""
 
 from __future__ import annotations
 

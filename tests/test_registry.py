@@ -1,4 +1,4 @@
-"""Model registry: table-driven over SPEC §2.2 (OpenAI encodings, Claude members and generations, Gemini)."""
+"""Model registry: table-driven over the documented ids (OpenAI encodings, Claude members and generations, Gemini)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ P50K = ["davinci-codex", "cushman-codex", "code-davinci-001", "code-davinci-002"
         "code-cushman-002"]
 
 
-@pytest.mark.spec(6)
+@pytest.mark.guarantee(6)
 @pytest.mark.parametrize(
     ("model_id", "encoding"),
     [(m, "o200k_base") for m in O200K]
@@ -202,7 +202,7 @@ def test_claude_members_table() -> None:
     assert {m.token_limit for m in ClaudeModel} == {200_000}
 
 
-@pytest.mark.spec(42)
+@pytest.mark.guarantee(42)
 def test_unknown_claude_id_gives_default_and_warns_once_per_id(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -20,7 +20,7 @@ from ctxbudget.rules import ranked_positions, rule_cost_text
 from ctxbudget.tokenizers import openai as openai_mod
 
 
-@pytest.mark.spec(4)
+@pytest.mark.guarantee(4)
 def test_claude_model_variables_are_followed_after_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
     assert TokenCounter.count_tokens_detailed("hello", "claude").tokenizer_id.startswith("ctok:claude-4.7@")
     monkeypatch.setenv("CLAUDE_MODEL", "claude-3-5-sonnet-20241022")

@@ -75,7 +75,7 @@ def test_truncate_does_not_split_characters() -> None:
             _check_truncation(text, max_tokens, "codex", keep)
 
 
-@pytest.mark.spec(7)
+@pytest.mark.guarantee(7)
 @pytest.mark.parametrize("keep", KEEPS)
 def test_truncate_hard_corpus_slice_codex(keep: str) -> None:
     for text in hard_corpus()[::40]:

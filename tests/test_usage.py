@@ -1,4 +1,4 @@
-"""Usage tracking: TokenUsageTracker, GlobalUsageTracker, SQLiteUsageStore (SPEC §2.7, §4 items 26–32)."""
+"""Usage tracking: TokenUsageTracker, GlobalUsageTracker, SQLiteUsageStore (docs/guarantees.md, items 26–32)."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def test_unknown_operation_type_raises(clock: FakeClock) -> None:
     assert tracker.get_total_tokens() == 0
 
 
-@pytest.mark.spec(32)
+@pytest.mark.guarantee(32)
 @pytest.mark.parametrize("bad", [-1, 1.5, True, False, "3", None])
 def test_negative_or_non_int_tokens_raise(clock: FakeClock, bad: object) -> None:
     tracker = make_tracker(clock)
@@ -110,7 +110,7 @@ def test_negative_or_non_int_tokens_raise(clock: FakeClock, bad: object) -> None
     assert tracker.get_tool_stats("claude") is None
 
 
-@pytest.mark.spec(32)
+@pytest.mark.guarantee(32)
 def test_zero_tokens_is_recorded(clock: FakeClock) -> None:
     tracker = make_tracker(clock)
     tracker.track_operation("claude", OT.OTHER, 0)
@@ -154,7 +154,7 @@ def test_track_context_with_no_tokens_records_nothing(clock: FakeClock) -> None:
     assert tracker.get_tool_stats("claude") is None
 
 
-@pytest.mark.spec(32)
+@pytest.mark.guarantee(32)
 def test_failing_track_context_records_partial_total_and_reraises(clock: FakeClock) -> None:
     tracker = make_tracker(clock)
     with pytest.raises(RuntimeError, match="boom"), tracker.track_context(
@@ -171,7 +171,7 @@ def test_failing_track_context_records_partial_total_and_reraises(clock: FakeClo
     ]
 
 
-@pytest.mark.spec(32)
+@pytest.mark.guarantee(32)
 @pytest.mark.parametrize("bad", [-5, 2.0, True])
 def test_track_context_rejects_bad_counts(clock: FakeClock, bad: object) -> None:
     tracker = make_tracker(clock)
@@ -189,7 +189,7 @@ def test_track_context_rejects_bad_counts(clock: FakeClock, bad: object) -> None
 # -- copies, minimal mode, history cap, ids ------------------------------------------------------------
 
 
-@pytest.mark.spec(27)
+@pytest.mark.guarantee(27)
 def test_readers_return_copies(clock: FakeClock) -> None:
     tracker = make_tracker(clock)
     returned = tracker.track_operation("claude", OT.OTHER, 10, metadata={"a": 1})
@@ -214,7 +214,7 @@ def test_readers_return_copies(clock: FakeClock) -> None:
     assert tracker.get_session_snapshot().recent_operations[0].tokens_used == 10
 
 
-@pytest.mark.spec(27)
+@pytest.mark.guarantee(27)
 def test_export_snapshot_is_a_copy(clock: FakeClock) -> None:
     tracker = make_tracker(clock)
     tracker.track_operation("claude", OT.OTHER, 10, metadata={"a": [1]})
@@ -226,7 +226,7 @@ def test_export_snapshot_is_a_copy(clock: FakeClock) -> None:
     assert again["tool_stats"]["claude"]["operation_counts"] == {"other": 1}
 
 
-@pytest.mark.spec(28)
+@pytest.mark.guarantee(28)
 def test_minimal_mode_keeps_totals_and_first_last_timestamps(clock: FakeClock) -> None:
     tracker = make_tracker(clock, track_detailed_operations=False)
     tracker.track_operation("claude", OT.OTHER, 5)
@@ -246,7 +246,7 @@ def test_minimal_mode_keeps_totals_and_first_last_timestamps(clock: FakeClock) -
     assert report["tools"]["claude"]["last_operation_at"] == "2024-01-15T12:01:00+00:00"
 
 
-@pytest.mark.spec(29)
+@pytest.mark.guarantee(29)
 def test_history_cap_keeps_newest_operations_in_a_bounded_deque(clock: FakeClock) -> None:
     tracker = make_tracker(clock, max_operations_per_tool=3)
     for tokens in range(1, 8):
@@ -261,14 +261,14 @@ def test_history_cap_keeps_newest_operations_in_a_bounded_deque(clock: FakeClock
     assert internal.maxlen == 3
 
 
-@pytest.mark.spec(29)
+@pytest.mark.guarantee(29)
 def test_max_operations_per_tool_must_be_positive() -> None:
     for bad in (0, -1, True, 2.5):
         with pytest.raises(ValueError, match="max_operations_per_tool must be an int >= 1"):
             TokenUsageTracker(max_operations_per_tool=bad)  # type: ignore[arg-type]
 
 
-@pytest.mark.spec(30)
+@pytest.mark.guarantee(30)
 def test_generated_ids_are_unique_under_a_frozen_clock(clock: FakeClock) -> None:
     trackers = [make_tracker(clock) for _ in range(3)]
     assert len({t.session_id for t in trackers}) == 3
@@ -278,7 +278,7 @@ def test_generated_ids_are_unique_under_a_frozen_clock(clock: FakeClock) -> None
     assert re.fullmatch(r"claude_search_20240115_120000_000000_\d+", ids[0])
 
 
-@pytest.mark.spec(30)
+@pytest.mark.guarantee(30)
 def test_generated_ids_are_unique_across_threads(clock: FakeClock) -> None:
     tracker = make_tracker(clock)
     ids: list[str] = []
@@ -310,7 +310,7 @@ def test_recent_operations_are_newest_first_and_capped(clock: FakeClock) -> None
     assert (exported[0]["operation_id"], exported[-1]["operation_id"]) == ("op119", "op20")
 
 
-@pytest.mark.spec(26)
+@pytest.mark.guarantee(26)
 def test_count_rule_uses(clock: FakeClock) -> None:
     tracker = make_tracker(clock)
     tracker.track_operation("claude", OT.CONTEXT_INJECTION, 5, metadata={"rule_id": "a"})
@@ -374,7 +374,7 @@ def test_usage_report_with_zero_duration(clock: FakeClock) -> None:
     assert (report["session_duration_seconds"], report["tokens_per_second"]) == (0.0, 0.0)
 
 
-@pytest.mark.spec(31)
+@pytest.mark.guarantee(31)
 def test_global_registry_register_unregister_and_report(clock: FakeClock) -> None:
     registry = GlobalUsageTracker.get_instance(now=clock.now, timer=clock.timer)
     assert GlobalUsageTracker() is registry
@@ -403,7 +403,7 @@ def test_global_registry_register_unregister_and_report(clock: FakeClock) -> Non
     assert (report["total_sessions"], report["total_tokens"], report["sessions"]) == (1, 100, {"b": 100})
 
 
-@pytest.mark.spec(31)
+@pytest.mark.guarantee(31)
 def test_reset_session_rekeys_the_registry(clock: FakeClock) -> None:
     registry = GlobalUsageTracker()
     tracker = make_tracker(clock, session_id="old")
@@ -422,7 +422,7 @@ def test_reset_session_rekeys_the_registry(clock: FakeClock) -> None:
     assert registry.get_all_sessions() == {tracker.session_id: tracker}
 
 
-@pytest.mark.spec(31)
+@pytest.mark.guarantee(31)
 def test_reset_instance_gives_an_empty_registry(clock: FakeClock) -> None:
     first = GlobalUsageTracker()
     first.register_session(make_tracker(clock, session_id="x"))
@@ -454,7 +454,7 @@ def _populated(clock: FakeClock, **kwargs: object) -> TokenUsageTracker:
     return tracker
 
 
-@pytest.mark.spec(31)
+@pytest.mark.guarantee(31)
 def test_export_snapshot_keys_and_values(clock: FakeClock) -> None:
     data = _populated(clock).export_snapshot()
     assert set(data) == {"session_id", "timestamp", "total_tokens", "recent_operations", "session_start",
@@ -478,7 +478,7 @@ def test_export_snapshot_keys_and_values(clock: FakeClock) -> None:
     assert json.loads(json.dumps(data)) == data
 
 
-@pytest.mark.spec(31)
+@pytest.mark.guarantee(31)
 def test_from_snapshot_export_snapshot_round_trip_is_exact(clock: FakeClock) -> None:
     tracker = _populated(clock)
     exported = tracker.export_snapshot()
@@ -494,7 +494,7 @@ def test_from_snapshot_export_snapshot_round_trip_is_exact(clock: FakeClock) -> 
     assert restored.get_usage_report()["session_duration_seconds"] == pytest.approx(1.500001, abs=1e-9)
 
 
-@pytest.mark.spec(31)
+@pytest.mark.guarantee(31)
 def test_minimal_mode_round_trip(clock: FakeClock) -> None:
     tracker = _populated(clock, track_detailed_operations=False)
     exported = tracker.export_snapshot()
@@ -521,7 +521,7 @@ def test_save_and_load_keep_the_mode_and_the_history_cap(tmp_path: Path, clock: 
     assert kept is not None and [op.tokens_used for op in kept.operations] == [3, 4]  # still capped at 2
 
 
-@pytest.mark.spec(31)
+@pytest.mark.guarantee(31)
 def test_save_and_load_json(tmp_path: Path, clock: FakeClock) -> None:
     tracker = _populated(clock)
     target = tmp_path / "nested" / "usage.json"

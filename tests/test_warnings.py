@@ -1,4 +1,4 @@
-"""Budget warnings (SPEC §2.8, §4 items 33–38)."""
+"""Budget warnings (docs/guarantees.md, items 33–38)."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def test_escalation_info_then_warning_then_critical(clock: FakeClock) -> None:
     assert levels(system.get_warning_history()) == [INFO, WARNING, CRITICAL]
 
 
-@pytest.mark.spec(35)
+@pytest.mark.guarantee(35)
 def test_thresholds_rearm_below_and_fire_again(clock: FakeClock) -> None:
     system = make_system(clock, per_tool_limits={"claude": 100}, throttle_config=NO_THROTTLE)
     assert levels(system.check_usage("claude", 90)) == [INFO, WARNING]
@@ -150,7 +150,7 @@ def test_thresholds_rearm_below_and_fire_again(clock: FakeClock) -> None:
     assert levels(system.check_usage("claude", 99)) == [INFO, WARNING, CRITICAL]
 
 
-@pytest.mark.spec(35)
+@pytest.mark.guarantee(35)
 def test_min_interval_limits_refiring_after_rearm(clock: FakeClock) -> None:
     throttle = ThrottleConfig(min_interval_seconds=60.0, max_warnings_per_minute=100)
     system = make_system(clock, per_tool_limits={"claude": 100}, throttle_config=throttle,
@@ -168,7 +168,7 @@ def test_min_interval_limits_refiring_after_rearm(clock: FakeClock) -> None:
     assert system.suppressed_warnings == 2
 
 
-@pytest.mark.spec(36)
+@pytest.mark.guarantee(36)
 def test_per_minute_throttle_three_over_five_tools(clock: FakeClock) -> None:
     limits = {f"tool{i}": 100 for i in range(5)}
     throttle = ThrottleConfig(min_interval_seconds=0.0, max_warnings_per_minute=3)
@@ -208,7 +208,7 @@ def test_check_usage_tracker_single_tool_and_global(clock: FakeClock) -> None:
 # -- scopes, limits, history ---------------------------------------------------------------------------
 
 
-@pytest.mark.spec(38)
+@pytest.mark.guarantee(38)
 def test_global_scope_is_not_the_tool_named_global(clock: FakeClock) -> None:
     system = make_system(clock, global_budget_limit=100, per_tool_limits={"global": 100},
                          throttle_config=NO_THROTTLE, thresholds=[BudgetThreshold(INFO, 50)])
@@ -222,7 +222,7 @@ def test_global_scope_is_not_the_tool_named_global(clock: FakeClock) -> None:
     assert [e.tool_name for e in system.get_warning_history(tool_name="global")] == ["global"]
 
 
-@pytest.mark.spec(38)
+@pytest.mark.guarantee(38)
 def test_limit_zero_is_honoured(clock: FakeClock) -> None:
     system = make_system(clock, per_tool_limits={"claude": 0}, throttle_config=NO_THROTTLE)
     assert system.check_usage("claude", 0) == []
@@ -239,7 +239,7 @@ def test_no_limit_means_no_check(clock: FakeClock) -> None:
     assert levels(system.check_usage("claude", 90, budget_limit=100)) == [INFO, WARNING]
 
 
-@pytest.mark.spec(38)
+@pytest.mark.guarantee(38)
 def test_history_is_bounded(clock: FakeClock) -> None:
     system = make_system(clock, per_tool_limits={"a": 100, "b": 100}, throttle_config=NO_THROTTLE,
                          max_history=2)
@@ -249,7 +249,7 @@ def test_history_is_bounded(clock: FakeClock) -> None:
     assert system.get_warning_summary()["total_warnings"] == 2
 
 
-@pytest.mark.spec(38)
+@pytest.mark.guarantee(38)
 def test_callers_threshold_list_is_untouched(clock: FakeClock) -> None:
     mine = [BudgetThreshold(CRITICAL, 90), BudgetThreshold(INFO, 10), BudgetThreshold(WARNING, 50)]
     before = [(t.level, t.percentage, t.enabled) for t in mine]
@@ -269,7 +269,7 @@ def test_disabled_threshold_never_fires(clock: FakeClock) -> None:
     assert levels(system.check_usage("x", 70)) == [WARNING]
 
 
-@pytest.mark.spec(38)
+@pytest.mark.guarantee(38)
 def test_history_filters_and_naive_since(clock: FakeClock) -> None:
     system = make_system(clock, per_tool_limits={"a": 100, "b": 100}, throttle_config=NO_THROTTLE)
     system.check_usage("a", 80)
@@ -324,7 +324,7 @@ def test_clear_history_per_tool_and_all(clock: FakeClock) -> None:
 # -- output: logging, stream ---------------------------------------------------------------------------
 
 
-@pytest.mark.spec(37)
+@pytest.mark.guarantee(37)
 def test_console_output_goes_to_stderr_not_stdout(
     clock: FakeClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -339,7 +339,7 @@ def test_console_output_goes_to_stderr_not_stdout(
     )
 
 
-@pytest.mark.spec(37)
+@pytest.mark.guarantee(37)
 def test_console_output_to_a_given_stream(clock: FakeClock, capsys: pytest.CaptureFixture[str]) -> None:
     stream = io.StringIO()
     system = make_system(clock, per_tool_limits={"claude": 100}, enable_cli_output=True, stream=stream,
@@ -351,7 +351,7 @@ def test_console_output_to_a_given_stream(clock: FakeClock, capsys: pytest.Captu
     assert capsys.readouterr() == ("", "")
 
 
-@pytest.mark.spec(37)
+@pytest.mark.guarantee(37)
 def test_no_console_output_by_default(clock: FakeClock, capsys: pytest.CaptureFixture[str]) -> None:
     make_system(clock, per_tool_limits={"claude": 100}).check_usage("claude", 99)
     assert capsys.readouterr() == ("", "")
@@ -373,7 +373,7 @@ def test_log_levels(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
 # -- callbacks -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.spec(33)
+@pytest.mark.guarantee(33)
 def test_callback_calling_back_into_the_system_completes(clock: FakeClock) -> None:
     system = make_system(clock, per_tool_limits={"claude": 100})
     summaries: list[int] = []
@@ -392,7 +392,7 @@ def test_callback_calling_back_into_the_system_completes(clock: FakeClock) -> No
     assert summaries == [2, 2]
 
 
-@pytest.mark.spec(34)
+@pytest.mark.guarantee(34)
 def test_any_callable_can_be_registered_and_duplicates_are_ignored(clock: FakeClock) -> None:
     calls: list[str] = []
 
@@ -519,7 +519,7 @@ def test_concurrent_checks_fire_each_threshold_once(clock: FakeClock) -> None:
     assert sorted(fired, key=lambda lv: lv.default_threshold) == [INFO, WARNING, CRITICAL]
 
 
-@pytest.mark.spec(47)
+@pytest.mark.guarantee(47)
 def test_limits_come_from_the_budget_config() -> None:
     from ctxbudget import BudgetConfigManager
 

@@ -1,5 +1,4 @@
-"""RulePrioritizer: score memory rules with one of six strategies and pick the best within a budget
-(SPEC.md §2.9).
+"""RulePrioritizer: score memory rules with one of six strategies and pick the best within a budget.
 
 Scoring inputs, per rule:
 
@@ -18,7 +17,7 @@ One scoring pass (``prioritize_rules`` or ``select_top_rules``) costs every rule
 ``TokenCounter.batch_count_tokens`` call, reads the usage tracker at most once
 (``count_rule_uses(tool_name)``, one locked pass on the tracker; only for strategies that use frequency),
 and snapshots the learned adjustments once under this object's lock. Ties in score are broken by the rule
-ranking key of SPEC.md §3 (priority descending, newest first, input position), and all bookkeeping is by
+ranking key (priority descending, newest first, input position), and all bookkeeping is by
 input position, so duplicate rules each count.
 """
 
@@ -146,8 +145,8 @@ def _default_now() -> datetime:
 
 
 class RulePrioritizer:
-    """Scores rules (SPEC.md §2.9). Thread-safe: configuration is fixed at construction and the learned
-    adjustments live under one lock."""
+    """Scores rules by the strategy's formula (see the module docstring). Thread-safe: configuration is fixed
+    at construction and the learned adjustments live under one lock."""
 
     def __init__(
         self,
@@ -248,7 +247,8 @@ class RulePrioritizer:
         tool_name: str,
         strategy: PrioritizationStrategy | str | None = None,
     ) -> PrioritizationResult:
-        """Score ``rules`` for ``tool_name``, best first (ties by the SPEC.md §3 ranking key)."""
+        """Score ``rules`` for ``tool_name``, best first (ties by the ranking key: priority, newest first, input
+        order)."""
         chosen = self._strategy if strategy is None else _strategy(strategy)
         scores = self._score_pass(rules, tool_name, chosen)
         return PrioritizationResult(
@@ -302,7 +302,7 @@ class RulePrioritizer:
     def _score_pass(
         self, rules: Sequence[MemoryRule], tool_name: str, strategy: PrioritizationStrategy
     ) -> list[RulePriorityScore]:
-        """Score every rule once and sort: score descending, then the §3 ranking key."""
+        """Score every rule once and sort: score descending, then the ranking key."""
         rules = list(rules)
         if not rules:
             return []

@@ -1,4 +1,4 @@
-"""The rule data model: MemoryRule, its enums, priority, ranking and cost text (SPEC.md §3)."""
+"""The rule data model: MemoryRule, its enums, priority, ranking and cost text."""
 
 from __future__ import annotations
 

@@ -11,9 +11,11 @@ far as it was verified against tiktoken, the reference:
   characters tiktoken 0.14 does not know), and whatever else the generator's sweep found counted
   differently (``scripts/gen_accelerator_guard.py``; ``tests/test_accelerator.py`` re-runs the sweep).
 
-Loading costs ~0.3 s and ~60 MiB for o200k, more than a small job saves, so a backend loads it in a
-background thread once it has counted ``ACCELERATE_AFTER_CHARS`` characters in batches and long texts;
-``CTXBUDGET_ACCELERATOR=0`` turns it off, ``=1`` loads it as soon as a backend is created.
+Loading costs ~0.3 s and ~65 MiB for o200k, more than a small job saves, so a backend loads it in a
+background thread when a batch or long text arrives after it has already counted ``ACCELERATE_AFTER_CHARS``
+characters that way (what has been counted predicts what is still to come; the text at hand is counted by
+tiktoken meanwhile). ``CTXBUDGET_ACCELERATOR=0`` turns it off, ``=1`` loads it as soon as a backend is created.
+It needs the ``fast`` extra (``pip install 'ctxbudget[fast]'``) and the compiled guard (``tokenizers/_guard.c``).
 """
 
 from __future__ import annotations

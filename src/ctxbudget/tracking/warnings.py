@@ -222,21 +222,6 @@ class BudgetWarningSystem:
         with self._lock:
             return self._suppressed
 
-    def set_global_budget_limit(self, limit: int | None) -> None:
-        checked = _check_count(limit, "global_budget_limit", optional=True)
-        with self._lock:
-            self._global_limit = checked
-
-    def set_tool_limit(self, tool_name: str, limit: int | None) -> None:
-        """Set (or with ``None`` remove) one tool's limit."""
-        require_str(tool_name, "tool_name")
-        checked = _check_count(limit, f"limit for {tool_name!r}", optional=True)
-        with self._lock:
-            if checked is None:
-                self._tool_limits.pop(tool_name, None)
-            else:
-                self._tool_limits[tool_name] = checked
-
     def register_callback(self, callback: WarningCallback) -> None:
         """Call ``callback(event)`` for every emitted warning (any callable; duplicates ignored)."""
         if not callable(callback):
