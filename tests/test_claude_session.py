@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ctxbudget.budget.claude_session import ClaudeBudgetManager
 from ctxbudget.models.claude_ids import ClaudeModel
 from ctxbudget.rules import MemoryRule
 from ctxbudget.tokenizers.base import TokenizerType
 from ctxbudget.tokenizers.factory import register_backend
+from ctxbudget.tracking.claude_session import ClaudeBudgetManager
 
 
 class Words:

@@ -67,7 +67,6 @@ def test_facade_serves_the_plain_call_itself(facade: tuple[Facade, Recording, di
         (("x" * (SHORT_TEXT_CHARS + 1), "stub"), {}),  # long text: digest-keyed in Python
         ((type("S", (str,), {})("abc"), "stub"), {}),  # str subclass
         ((b"abc", "stub"), {}),  # not a str: the Python path raises the documented TypeError
-        (("abc",), {}),
     ],
 )
 def test_facade_hands_everything_else_to_python(
@@ -76,6 +75,11 @@ def test_facade_hands_everything_else_to_python(
     f, fallback, _ = facade
     assert f.count_tokens(*args, **kwargs) == -1
     assert fallback.calls == [(args, kwargs)]
+
+
+def test_a_call_without_a_tool_name_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        TokenCounter.count_tokens("abc")  # type: ignore[call-arg]
 
 
 def test_facade_without_cache_counts_and_records_no_cache_traffic(facade: tuple[Facade, Recording, dict]) -> None:  # type: ignore[type-arg]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from ctxbudget import MODEL_MAPPINGS, MemoryRule, TokenCountCache, TokenCounter, TokenizerFactory
-from ctxbudget.budget.claude_session import ClaudeBudgetManager
 from ctxbudget.counting.metrics import MetricsRecorder
 from ctxbudget.rules import ranked_positions, rule_cost_text
 from ctxbudget.tokenizers import openai as openai_mod
+from ctxbudget.tracking.claude_session import ClaudeBudgetManager
 
 
 @pytest.mark.guarantee(4)

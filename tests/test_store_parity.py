@@ -189,3 +189,16 @@ def test_pure_mode_is_what_the_environment_asks_for() -> None:
     if _compiled is not None:
         done = _run("import ctxbudget._speedups as s; print(s.COMPILED, s.Store.__module__)", pure=False)
         assert done.stdout == "True ctxbudget._core\n"
+
+
+def test_a_cache_cannot_be_pickled_or_copied_in_either_implementation() -> None:
+    import copy
+    import pickle
+
+    from ctxbudget import TokenCountCache
+
+    cache = TokenCountCache(maxsize=5, ttl=10.0)
+    with pytest.raises(TypeError, match="cannot pickle 'TokenCountCache' object"):
+        copy.copy(cache)
+    with pytest.raises(TypeError, match="cannot pickle"):
+        pickle.dumps(cache)

@@ -41,7 +41,7 @@ _LAZY = {
                         "TokenUsageTracker", "ToolUsageStats"),
     ".tracking.warnings": ("BudgetThreshold", "BudgetWarningSystem", "ThrottleConfig", "WarningEvent",
                            "WarningLevel", "exit_code_for"),
-    ".budget.claude_session": ("ClaudeBudgetAllocation", "ClaudeBudgetManager", "SessionUsageStats"),
+    ".tracking.claude_session": ("ClaudeBudgetAllocation", "ClaudeBudgetManager", "SessionUsageStats"),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -61,7 +61,6 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     from .budget import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
-    from .budget.claude_session import ClaudeBudgetAllocation, ClaudeBudgetManager, SessionUsageStats
     from .budget.prioritizer import PrioritizationResult, PrioritizationStrategy, RulePrioritizer, RulePriorityScore
     from .config import BudgetConfig, BudgetConfigManager, BudgetScope
     from .fit import FitResult, fit
@@ -78,6 +77,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     from .operations import OperationType
     from .rules import AuthorityLevel, MemoryCategory, MemoryRule, rule_cost_text, rule_priority
     from .rules.loaders import RulesFileError, load_rules, rules_from_markdown
+    from .tracking.claude_session import ClaudeBudgetAllocation, ClaudeBudgetManager, SessionUsageStats
     from .tracking.usage import (
         GlobalUsageTracker,
         OperationUsage,

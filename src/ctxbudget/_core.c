@@ -328,8 +328,9 @@ Store_init(Store *st, PyObject *args, PyObject *kwds)
     return 0;
 }
 
-/* The tables are not visited: they hold only exact str/int keys and entries (never part of a cycle), and
- * handing them to the GC would let gc.get_referents() reach dicts whose entries the LRU list links to. */
+/* The tables are neither visited nor tracked (see store_insert): they hold only exact str/int keys and
+ * entries, never part of a cycle, and code that reached them through the GC and cleared them would free
+ * entries the recency list still links. */
 static int
 Store_traverse(Store *st, visitproc visit, void *arg)
 {

@@ -156,3 +156,7 @@ class TokenCountCache(Store):
 
     def __repr__(self) -> str:
         return f"TokenCountCache(maxsize={self.maxsize}, ttl={self._ttl}, enabled={self.enabled}, size={len(self)})"
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        # the compiled store cannot be pickled or copied; the Python one refuses too, so both behave alike
+        raise TypeError(f"cannot pickle {type(self).__name__!r} object")

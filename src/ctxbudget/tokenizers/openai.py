@@ -18,6 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -268,28 +269,50 @@ ACCELERATE_TEXT_CHARS = 4096
 #: Target size of the pieces a long text is cut into for the accelerator (see ``count``).
 ACCELERATE_PIECE_CHARS = 16 * 1024
 
-#: tiktoken 0.14's regex overflows its stack (a Rust panic) on whitespace runs of about a million characters
-#: (900k still pass). Runs from LONG_WHITESPACE_RUN characters on are counted in WHITESPACE_PIECE_CHARS pieces;
-#: only texts at least that long are scanned.
-LONG_WHITESPACE_RUN = 1 << 19
-WHITESPACE_PIECE_CHARS = 1 << 18
-# the lookbehind makes every attempt start at the beginning of a run, so the scan stays linear
-_LONG_WHITESPACE_RUN = re.compile(rf"(?<!\s)\s{{{LONG_WHITESPACE_RUN},}}")
+@dataclass(frozen=True)
+class WhitespaceLimits:
+    """Which whitespace runs tiktoken is not given whole: runs of ``long_run`` characters or more are counted
+    in ``piece``-character pieces (a multiple of 128, where BPE of a uniform run adds up).
 
-
-def has_long_whitespace_run(text: str) -> bool:
-    """Whether ``text`` holds a whitespace run of ``LONG_WHITESPACE_RUN`` characters or more.
-
-    Such a run (twice ``WHITESPACE_PIECE_CHARS``) always covers one aligned block of ``WHITESPACE_PIECE_CHARS``;
-    ``isspace()`` stops at the first other character, so ordinary texts are ruled out in microseconds and
-    only a text with an all-whitespace block pays for the regex scan.
+    tiktoken's pre-tokenizer is quadratic in the length of a whitespace run, and 0.14's overflows its stack (a
+    Rust panic) at about a million characters. On 0.14 a run of 256 Ki characters takes 0.26 s, so only runs
+    of 512 Ki and more are cut, in 256 Ki pieces; older releases are about 80 times slower on such runs
+    (64 Ki spaces: 2.3 s on 0.12 against 0.03 s on 0.14) and cut runs from 32 Ki on, in 16 Ki pieces
+    (0.17 s each on 0.12).
     """
-    step = WHITESPACE_PIECE_CHARS
-    if len(text) < LONG_WHITESPACE_RUN or not any(
-        text[i : i + step].isspace() for i in range(0, len(text) - step + 1, step)
-    ):
-        return False
-    return _LONG_WHITESPACE_RUN.search(text) is not None
+
+    long_run: int
+    piece: int
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        # the lookbehind makes every attempt start at the beginning of a run, so the scan stays linear
+        return re.compile(rf"(?<!\s)\s{{{self.long_run},}}")
+
+    def has_long_run(self, text: str) -> bool:
+        """Whether ``text`` holds a whitespace run of ``long_run`` characters or more.
+
+        Such a run (twice ``piece``) always covers one aligned block of ``piece`` characters; ``isspace()``
+        stops at the first other character, so ordinary texts are ruled out in microseconds and only a text
+        with an all-whitespace block pays for the regex scan.
+        """
+        step = self.piece
+        if len(text) < self.long_run or not any(
+            text[i : i + step].isspace() for i in range(0, len(text) - step + 1, step)
+        ):
+            return False
+        return self.pattern.search(text) is not None
+
+
+#: tiktoken releases measured to take whitespace runs of 256 Ki characters in a quarter of a second
+FAST_WHITESPACE_RELEASES = frozenset({"0.14.0"})
+FAST_WHITESPACE = WhitespaceLimits(1 << 19, 1 << 18)
+SLOW_WHITESPACE = WhitespaceLimits(1 << 15, 1 << 14)
+
+
+def whitespace_limits() -> WhitespaceLimits:
+    """The limits for the installed tiktoken."""
+    return FAST_WHITESPACE if tiktoken_version() in FAST_WHITESPACE_RELEASES else SLOW_WHITESPACE
 
 
 def split_independent(text: str, target: int) -> list[str]:
@@ -335,6 +358,7 @@ class OpenAIBackend:
         self.tokenizer_id = f"tiktoken:{encoding.name}@{tiktoken_version()}"
         self._encode = encoding.encode_ordinary
         self._core_encode = core_encoder(encoding)
+        self.whitespace = whitespace_limits()
         self.mapper = AdaptiveMapper()
         self._accelerator: accelerator.Accelerator | None = None
         mode = accelerator.mode()
@@ -412,18 +436,18 @@ class OpenAIBackend:
 
     def _count_with_tiktoken(self, text: str) -> int:
         """``count`` without the accelerator (its reference for the texts it must not count)."""
-        if len(text) > SPLIT_CHARS and not has_long_whitespace_run(text):
+        if len(text) > SPLIT_CHARS and not self.whitespace.has_long_run(text):
             return max(1, sum(self.mapper.map(self._count_chunk, split_independent(text, SPLIT_CHARS // 4))))
         return self._count_piece(text)
 
     def _count_piece(self, text: str) -> int:
         """One tiktoken call, unless the text holds a whitespace run tiktoken cannot take in one piece."""
-        if has_long_whitespace_run(text):
+        if self.whitespace.has_long_run(text):
             return max(1, self._count_cutting_whitespace_runs(text))
         return len(self._encode(text)) or 1
 
     def _count_cutting_whitespace_runs(self, text: str) -> int:
-        """Count with every long whitespace run cut into ``WHITESPACE_PIECE_CHARS`` pieces (no piece holds a
+        """Count with every long whitespace run cut into ``whitespace.piece`` pieces (no piece holds a
         run long enough to be cut again). Exact for a run of one whitespace character after a word (BPE of a
         uniform run adds up at these multiples of 128; tests pin it); after punctuation, which takes the
         newlines that follow it into its own pre-token, or for runs alternating two characters, a cut may
@@ -431,21 +455,23 @@ class OpenAIBackend:
         pieces: list[str] = []
         start = 0
         longest = 0
-        for run in _LONG_WHITESPACE_RUN.finditer(text):
+        step = self.whitespace.piece
+        for run in self.whitespace.pattern.finditer(text):
             longest = max(longest, run.end() - run.start())
-            for cut in range(run.start() + WHITESPACE_PIECE_CHARS, run.end(), WHITESPACE_PIECE_CHARS):
+            for cut in range(run.start() + step, run.end(), step):
                 pieces.append(text[start:cut])
                 start = cut
         pieces.append(text[start:])
         logger.warning(
-            "%s: tiktoken cannot tokenise a whitespace run of %d characters in one piece; counted it in pieces "
+            "%s: tiktoken cannot tokenise a whitespace run of %d characters in one piece (in reasonable time, or at "
+            "all); counted it in pieces "
             "of %d (the count may be off by a token or two per cut)",
-            self.name, longest, WHITESPACE_PIECE_CHARS,
+            self.name, longest, step,
         )
         return sum(self._count_with_tiktoken(piece) for piece in pieces)
 
     def _count_chunk(self, texts: Sequence[str]) -> list[int]:
-        if max(map(len, texts), default=0) >= LONG_WHITESPACE_RUN:
+        if max(map(len, texts), default=0) >= self.whitespace.long_run:
             return [self._count_piece(t) for t in texts]
         encode = self._encode
         return [len(encode(t)) or 1 for t in texts]

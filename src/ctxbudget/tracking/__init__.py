@@ -1,1 +1,1 @@
-"""Tracking what was spent: usage per session, tool and operation, and budget warnings."""
+"""Tracking what was spent: usage per session, tool and operation, budget warnings, Claude session budgets."""

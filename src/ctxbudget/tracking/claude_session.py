@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 
 from .._clock import utcnow
 from .._util import utilization_pct
+from ..budget import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
 from ..counting.counter import TokenCounter
 from ..models.claude_ids import ClaudeModel, parse_claude_id
 from ..models.registry import CLAUDE_ENV_VARS, resolve_model
 from ..rules.model import MemoryRule
-from ..tracking.warnings import BudgetThreshold, BudgetWarningSystem, ThrottleConfig, WarningLevel
-from . import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
+from .warnings import BudgetThreshold, BudgetWarningSystem, ThrottleConfig, WarningLevel
 
 _session_numbers = itertools.count(1)
 
