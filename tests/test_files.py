@@ -113,3 +113,18 @@ def test_a_killed_writer_leaves_the_old_file_and_its_temporary_file_is_swept(tmp
     atomic_write_text(target, "newer\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "usage.json"])
     assert target.read_text(encoding="utf-8") == "newer\n"
+
+
+def test_saving_the_user_config_creates_its_directories_private(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding: save_to_file(user_config_path()) created a missing XDG_CONFIG_HOME 0755."""
+    from ctxbudget import BudgetConfigManager
+    from ctxbudget.config import user_config_path
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg" / "config"))
+    target = user_config_path()
+    BudgetConfigManager().save_to_file(target)
+    assert target == tmp_path / "xdg" / "config" / "ctxbudget" / "config.yaml"
+    dirs = [tmp_path / "xdg", tmp_path / "xdg" / "config", tmp_path / "xdg" / "config" / "ctxbudget"]
+    assert [mode(d) for d in dirs] == [0o700] * 3
+    assert mode(target) == 0o600

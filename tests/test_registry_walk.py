@@ -18,6 +18,7 @@ from ctxbudget import (
     MODEL_MAPPINGS,
     ClaudeBudgetManager,
     Counter,
+    FormatManager,
     MemoryRule,
     TokenBudgetManager,
     TokenCounter,
@@ -93,6 +94,9 @@ def test_every_entry_point_counts_a_model_with_its_registry_tokenizer(
     assert result.tool == spec.agent
     adapter = ADAPTERS[spec.agent](counter=Counter.for_model(model_id))
     found["formatter"] = adapter.format_rules(rules, 5000).metadata["tokenizer_id"]
+    formatted = FormatManager().format_for_tool(model_id, rules, 5000)
+    found["FormatManager"] = formatted.metadata["tokenizer_id"]
+    assert formatted.token_count == expected.count(formatted.content)
     allocation = TokenBudgetManager().allocate_budget(rules, 5000, model_id)
     found["TokenBudgetManager"] = allocation.allocation_stats["tokenizer_id"]
     if spec.provider == "anthropic":
@@ -142,3 +146,25 @@ def test_model_mappings_is_a_view_whose_every_change_takes_effect() -> None:
     del mappings["codex"]
     assert "codex" not in mappings
     assert mappings | {"x": "y"} == {**dict(mappings), "x": "y"}
+
+
+def test_model_mappings_copies_are_plain_dicts_that_change_nothing() -> None:
+    """Review finding: copy.deepcopy(MODEL_MAPPINGS) returned the live view, so deleting from the 'copy'
+    removed a tool for the whole process; .copy() did not exist."""
+    import copy
+
+    for duplicate in (MODEL_MAPPINGS.copy(), copy.copy(MODEL_MAPPINGS), copy.deepcopy(MODEL_MAPPINGS)):
+        assert type(duplicate) is dict and duplicate["palm"] == "gemini"
+        del duplicate["palm"]
+        assert "palm" in MODEL_MAPPINGS
+
+
+def test_a_retargeted_tool_keeps_its_model_and_window() -> None:
+    """Review finding: codex retargeted to cl100k kept gpt-5-codex's id but took gpt-4's 8k window."""
+    before = resolve_model("codex")
+    MODEL_MAPPINGS["codex"] = "cl100k_base"
+    after = resolve_model("codex")
+    assert (after.canonical_id, after.context_window, after.encoding) == (before.canonical_id,
+                                                                          before.context_window, "cl100k_base")
+    MODEL_MAPPINGS["newtool"] = "cl100k_base"  # no model of its own: the encoding's representative, gpt-4
+    assert (resolve_model("newtool").canonical_id, resolve_model("newtool").context_window) == ("gpt-4", 8_192)

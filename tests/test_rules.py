@@ -133,6 +133,11 @@ BAD_YAML = [
      "  authority: default\n", "r.yaml:5: rules[1].id: duplicate id 'a'"),
     ("- just a string\n", "r.yaml:1: rules[0]: must be a mapping"),
     ("rules: [\n", "r.yaml:2:1: invalid YAML at rules: expected the node content, but found '<stream end>'"),
+    # review finding: inside lists the key path of a syntax error was nested wrongly (rules.id.authority)
+    ("- rule: ok\n  category: agent\n  authority: default\n- rule: 'broken\n",
+     "r.yaml:5:1: invalid YAML at [1].rule: found unexpected end of stream (while scanning a quoted scalar at line 4)"),
+    ("rules:\n  - rule: ok\n    category: agent\n    authority: default\n  - rule: x\n    scope: [a, b\n"
+     "    authority: default\n", "r.yaml:7:14: invalid YAML at rules[1].scope[1]: expected ',' or ']', but got ':'"),
     ("settings: {}\n", "r.yaml: unknown top-level key 'settings'"),
     ("- rule: x\n  category: agent\n  authority: default\n  priority: true\n",
      "r.yaml:4: rules[0].priority: must be a number between 0 and 100, got True"),

@@ -7,6 +7,8 @@ every result. The crash reproducers run in a child process, so a segfault fails 
 
 from __future__ import annotations
 
+import collections
+import datetime
 import importlib
 import math
 import os
@@ -34,7 +36,8 @@ needs_compiled = pytest.mark.skipif(_compiled is None, reason="the compiled _cor
 # few namespaces and keys, so that lookups meet what was stored; a bad argument now and then
 NAMESPACES = st.sampled_from(["a", "a", "a", "b"])
 KEYS = st.one_of(st.sampled_from(["x", "x", "y", "\ud800", 7, 1 << 129]),
-                 st.sampled_from(["", "w" * 30, -3, 1.5, b"x", None, True]))
+                 st.sampled_from(["", "w" * 30, -3, 1.5, b"x", None, True, collections.OrderedDict(),
+                                  datetime.date(2026, 1, 1)]))
 COUNTS = st.one_of(st.integers(0, 1000), st.integers(0, 1000),
                    st.sampled_from([-1, True, 2.0, (1 << 63) - 1, 1 << 63, "3"]))
 
@@ -56,9 +59,19 @@ class StoreParity(RuleBasedStateMachine):
         self.clock = 0.0
         self.stores: list[Any] = []
         self.recorders: list[Any] = []
+        #: per store: how many more clock readings succeed before one raises (None: never)
+        self.fail_after: list[int | None] = [None, None]
 
-    def timer(self) -> float:
-        return self.clock
+    def timer_for(self, i: int) -> Callable[[], float]:
+        def timer() -> float:
+            left = self.fail_after[i]
+            if left is not None:
+                self.fail_after[i] = None if left == 0 else left - 1
+                if left == 0:
+                    raise RuntimeError("the clock broke")
+            return self.clock
+
+        return timer
 
     @initialize(maxsize=st.integers(1, 5), ttl=st.sampled_from([0, 1, 1_000_000_000, 1_000_000_000, 3_000_000_000]),
                 timed=st.booleans(), enabled=st.booleans())
@@ -66,8 +79,8 @@ class StoreParity(RuleBasedStateMachine):
         if not timed and ttl:
             ttl = 10**18  # the real clock differs between two calls: only "never within this test" is comparable
         assert _compiled is not None
-        timer = self.timer if timed else None
-        self.stores = [impl.Store(maxsize, ttl, timer, enabled) for impl in (_compiled, _pycore)]
+        self.stores = [impl.Store(maxsize, ttl, self.timer_for(i) if timed else None, enabled)
+                       for i, impl in enumerate((_compiled, _pycore))]
         self.recorders = [_compiled.Recorder(), _pycore.Recorder()]
 
     def both(self, call: Callable[[Any], Any]) -> tuple[Any, ...]:
@@ -100,6 +113,13 @@ class StoreParity(RuleBasedStateMachine):
         totals = [r.totals() for r in self.recorders]
         assert [t[:3] + t[4:] for t in totals] == [totals[0][:3] + totals[0][4:]] * 2  # seconds differ
 
+    @rule(ns=NAMESPACES, text=st.sampled_from(["x", "y"]), after=st.integers(0, 1))
+    def clock_breaks_during_a_count(self, ns: str, text: str, after: int) -> None:
+        """An injected timer that raises on the first or the second reading of one count_route call."""
+        self.fail_after = [after, after]
+        self.count_route(ns, text)
+        self.fail_after = [None, None]
+
     @rule(op=st.sampled_from(["clear", "enable", "disable", "purge_expired", "__len__", "counters"]))
     def plain(self, op: str) -> None:
         self.both(lambda s: getattr(s, op)())
@@ -129,6 +149,41 @@ class StoreParity(RuleBasedStateMachine):
 
 StoreParity.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
 test_compiled_store_behaves_like_the_pure_one = StoreParity.TestCase
+
+
+BAD_ARGUMENTS: list[tuple[str, Callable[[ModuleType], object]]] = [
+    ("Store(1.5, 0)", lambda m: m.Store(1.5, 0)),
+    ("Store('3', 0)", lambda m: m.Store("3", 0)),
+    ("Store(10**30, 0)", lambda m: m.Store(10**30, 0)),
+    ("Store(10, 10**30)", lambda m: m.Store(10, 10**30)),
+    ("Store(10, -1)", lambda m: m.Store(10, -1)),
+    ("Store(0, 0)", lambda m: m.Store(0, 0)),
+    ("Store(5, 0, 3)", lambda m: m.Store(5, 0, 3)),
+    ("record(seconds='1.5')", lambda m: m.Recorder().record(1, 0, 0, "1.5", 1)),
+    ("record(counts=2**64)", lambda m: m.Recorder().record(2**64, 0, 0, 1.0, 1)),
+    ("record(batch_size=1.5)", lambda m: m.Recorder().record(1, 0, 0, 1.0, 1.5)),
+    ("record(counts=1.0)", lambda m: m.Recorder().record(1.0, 0, 0, 1.0, 1)),
+    ("record(hits > counts)", lambda m: m.Recorder().record(1, 1, 1, 0.0, 1)),
+    ("timer returns str", lambda m: m.Store(3, 5, lambda: "1.0").lookup("a", "b")),
+    ("timer returns object", lambda m: m.Store(3, 5, lambda: object()).lookup("a", "b")),
+    ("count_route(cache=OrderedDict)",
+     lambda m: m.count_route(("ns", None, len), "x", collections.OrderedDict(), m.Recorder())),
+    ("count_route(count returns 2.5)", lambda m: m.count_route(("ns", None, lambda t: 2.5), "x", None, m.Recorder())),
+    ("Facade(routes=[])", lambda m: m.Facade([], m.Recorder(), len)),
+    ("Facade(recorder=None)", lambda m: m.Facade({}, None, len)),
+    ("Facade(fallback=5)", lambda m: m.Facade({}, m.Recorder(), 5)),
+]
+
+
+@needs_compiled
+@pytest.mark.parametrize(("name", "call"), BAD_ARGUMENTS, ids=[name for name, _call in BAD_ARGUMENTS])
+def test_bad_arguments_are_refused_alike(name: str, call: Callable[[ModuleType], object]) -> None:
+    """Review finding: the Python store raised AttributeError where the compiled one raised TypeError, accepted
+    out-of-range ints, and named types differently."""
+    assert _compiled is not None
+    compiled, pure = (outcome(lambda m=m: call(m)) for m in (_compiled, _pycore))
+    assert compiled[0] == "raised"
+    assert compiled == tuple(str(part).replace("_pycore", "_core") for part in pure)
 
 
 def _run(code: str, *, pure: bool, debug_malloc: bool = False) -> subprocess.CompletedProcess[str]:
@@ -202,3 +257,36 @@ def test_a_cache_cannot_be_pickled_or_copied_in_either_implementation() -> None:
         copy.copy(cache)
     with pytest.raises(TypeError, match="cannot pickle"):
         pickle.dumps(cache)
+
+
+def test_a_signal_raising_mid_count_never_leaves_the_pure_lock_held() -> None:
+    """Review finding: the pure path took its lock with acquire() before the try, so an exception raised by a
+    signal handler right after acquire() (Ctrl-C in a loop) left it held and hung every later count."""
+    done = _run("""
+        import signal, threading, time
+        from ctxbudget import TokenCounter, _pycore
+        class Boom(Exception):
+            pass
+        armed = False
+        def handler(*_args):
+            if armed:
+                raise Boom()
+        TokenCounter.count_tokens("hello world", "codex")
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, 0.0001, 0.00003)
+        interrupted, start = 0, time.monotonic()
+        while time.monotonic() - start < 3 and not _pycore._lock.locked():
+            armed = True
+            try:
+                TokenCounter.count_tokens("hello world", "codex")
+            except Boom:
+                interrupted += 1
+            armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        worker = threading.Thread(target=lambda: TokenCounter.count_tokens("another", "codex"), daemon=True)
+        worker.start()
+        worker.join(5)
+        print(interrupted > 0, _pycore._lock.locked(), worker.is_alive())
+    """, pure=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True False False\n"

@@ -20,6 +20,8 @@ outside the lock, so it may call back into the cache.
 from __future__ import annotations
 
 import math
+import operator
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -32,20 +34,44 @@ SHORT_TEXT_CHARS = 1024
 _INT64_MAX = (1 << 63) - 1
 _TTL_NS_MAX = _INT64_MAX // 4
 _COUNT_MASK = (1 << 64) - 1
+# Always taken with ``with``: acquire() + try/finally would be faster (185 against 520 ns here), but a signal
+# handler that raises between acquire() and the try would leave the lock held and hang every later count.
 _lock = threading.Lock()
-# acquire()/release() rather than ``with``: a third of the cost on the hot path (185 vs 520 ns measured here)
-_acquire = _lock.acquire
-_release = _lock.release
 _monotonic_ns = time.monotonic_ns
 
 RouteEntry = tuple[str, Callable[[str], Sized] | None, Callable[[str], int]]
 
 
+def _type_name(value: object) -> str:
+    """A value's type as the compiled module names it (its ``tp_name``): the bare name for builtins and for
+    classes defined in Python, module-qualified for other C types (``collections.OrderedDict``)."""
+    kind = type(value)
+    if kind.__flags__ & (1 << 9) or kind.__module__ == "builtins":  # Py_TPFLAGS_HEAPTYPE: a Python class
+        return kind.__name__
+    return f"{kind.__module__}.{kind.__name__}"
+
+
+def _ssize(value: Any) -> int:
+    """An argument as ``PyArg_Parse`` reads ``n`` (a Py_ssize_t)."""
+    n = operator.index(value)  # TypeError: "'float' object cannot be interpreted as an integer"
+    if not -sys.maxsize - 1 <= n <= sys.maxsize:
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return n
+
+
+def _long_long(value: Any) -> int:
+    """An argument as ``PyArg_Parse`` reads ``L`` (a long long)."""
+    n = operator.index(value)
+    if not -_INT64_MAX - 1 <= n <= _INT64_MAX:
+        raise OverflowError("int too big to convert")
+    return n
+
+
 def _check_key(namespace: object, key: object) -> None:
     if type(namespace) is not str:
-        raise TypeError(f"cache namespace must be str, not {type(namespace).__name__}")
+        raise TypeError(f"cache namespace must be str, not {_type_name(namespace)}")
     if type(key) is not str and type(key) is not int:
-        raise TypeError(f"cache key must be str or int, not {type(key).__name__}")
+        raise TypeError(f"cache key must be str or int, not {_type_name(key)}")
 
 
 def _as_count(value: object) -> int:
@@ -58,6 +84,10 @@ def _as_count(value: object) -> int:
     return value
 
 
+def _arg_name(value: object) -> str:
+    return "None" if value is None else _type_name(value)
+
+
 def _seconds_of(value: object) -> float:
     """What the compiled module's ``PyFloat_AsDouble`` accepts: floats, ``__float__`` and ``__index__``."""
     if isinstance(value, float):
@@ -66,7 +96,7 @@ def _seconds_of(value: object) -> float:
         return float(value)  # type: ignore[arg-type]
     if hasattr(type(value), "__index__"):
         return float(value.__index__())  # type: ignore[attr-defined]
-    raise TypeError(f"must be real number, not {type(value).__name__}")
+    raise TypeError(f"must be real number, not {_type_name(value)}")
 
 
 class Store:
@@ -101,8 +131,8 @@ class Store:
     def __init__(
         self, maxsize: int, ttl_ns: int, timer: Callable[[], float] | None = None, enabled: bool = True
     ) -> None:
-        maxsize = int(maxsize.__index__())
-        ttl_ns = int(ttl_ns.__index__())
+        maxsize = _ssize(maxsize)
+        ttl_ns = _long_long(ttl_ns)
         if maxsize < 1:
             raise ValueError(f"maxsize must be an int >= 1, got {maxsize}")
         if ttl_ns < 0 or ttl_ns > _TTL_NS_MAX:
@@ -288,8 +318,8 @@ class Recorder:
 
     def record(self, counts: int, hits: int, misses: int, seconds: float, batch_size: int, /) -> None:
         """Add ``counts`` texts, of which ``hits`` came from a cache and ``misses`` went to one."""
-        counts, hits, misses = counts.__index__(), hits.__index__(), misses.__index__()
-        seconds, batch_size = float(seconds), batch_size.__index__()
+        counts, hits, misses = _long_long(counts), _long_long(hits), _long_long(misses)
+        seconds, batch_size = _seconds_of(seconds), _ssize(batch_size)
         if counts < 0 or hits < 0 or misses < 0 or hits + misses > counts:
             raise ValueError("need counts >= hits + misses, all >= 0")
         with _lock:
@@ -347,8 +377,7 @@ def _count(entry: RouteEntry, text: str, cache: Store | None, rec: Recorder) -> 
     key = (entry[0], text)
     if store is not None:
         now = store._now() if store._timer is not None and store._ttl_ns else start
-        _acquire()
-        try:
+        with _lock:
             # Store._lookup_locked, inlined: this is the hit path every cached count takes
             found = store._entries.get(key) if store._enabled else None
             if found is not None and store._ttl_ns:
@@ -368,20 +397,18 @@ def _count(entry: RouteEntry, text: str, cache: Store | None, rec: Recorder) -> 
                 return found, True
             if store._enabled:
                 store._misses += 1
-        finally:
-            _release()
     n = _tokenize(entry, text)  # may run any Python code
-    stored = False
-    if store is not None and store._enabled:
-        now = store._now() if store._ttl_ns else 0
-        with _lock:
-            if store._enabled:
-                store._insert_locked(key, n, now)
-                stored = True
     with _lock:
         rec._counts += 1
         rec._batch_size = 1
-        if stored:
+        if store is None or not store._enabled:
+            rec._seconds += (_monotonic_ns() - start) * 1e-9
+            return n, False
+    # an injected timer may raise here: then, as in the compiled path, the count is recorded and its time not
+    now = store._now() if store._ttl_ns else 0
+    with _lock:
+        if store._enabled:
+            store._insert_locked(key, n, now)
             rec._misses += 1
         rec._seconds += (_monotonic_ns() - start) * 1e-9
     return n, False
@@ -391,13 +418,13 @@ def count_route(entry: RouteEntry, text: str, cache: Store | None, recorder: Rec
     """``(count, cached)``: count one short text through ``cache``."""
     _check_entry(entry)
     if type(text) is not str:
-        raise TypeError(f"text must be str, not {type(text).__name__}")
+        raise TypeError(f"text must be str, not {_type_name(text)}")
     if len(text) > SHORT_TEXT_CHARS:
         raise ValueError("count_route takes texts up to SHORT_TEXT_CHARS; longer ones are digest-keyed")
     if not isinstance(recorder, Recorder):
         raise TypeError("recorder must be a Recorder")
     if cache is not None and not isinstance(cache, Store):
-        raise TypeError(f"cache must be a TokenCountCache or None, not {type(cache).__name__}")
+        raise TypeError(f"cache must be a TokenCountCache or None, not {_type_name(cache)}")
     return _count(entry, text, cache, recorder)
 
 
@@ -414,9 +441,9 @@ class Facade:
 
     def __init__(self, routes: dict[str, RouteEntry], recorder: Recorder, fallback: Callable[..., int]) -> None:
         if not isinstance(routes, dict):
-            raise TypeError(f"routes must be a dict, not {type(routes).__name__}")
+            raise TypeError(f"Facade() argument 1 must be dict, not {_arg_name(routes)}")
         if not isinstance(recorder, Recorder):
-            raise TypeError(f"recorder must be a Recorder, not {type(recorder).__name__}")
+            raise TypeError(f"Facade() argument 2 must be {__name__}.Recorder, not {_arg_name(recorder)}")
         if not callable(fallback):
             raise TypeError("fallback must be callable")
         self.routes = routes

@@ -89,18 +89,43 @@ def line_of(lines: dict[str, int], key_path: str) -> int | None:
     return None
 
 
-def _yaml_path_at(text: str, line: int) -> str:
-    """The key path of the mapping entry at 1-based ``line``, from the indentation of the lines above it."""
-    keys: list[tuple[int, str]] = []
-    for raw in text.splitlines()[:line]:
-        match = re.match(r"^(\s*)(?:-\s+)?([^\s#:][^:#]*?)\s*:(?:\s|$)", raw)
-        if not match:
-            continue
-        indent = len(match.group(1))
-        while keys and keys[-1][0] >= indent:
-            keys.pop()
-        keys.append((indent, match.group(2).strip("\"'")))
-    return ".".join(key for _indent, key in keys)
+def _yaml_path_at_error(text: str) -> str:
+    """The key path the YAML parser had reached when it failed, followed through its event stream: a mapping
+    contributes the key whose value is being read, a sequence the index of the item."""
+    frames: list[list[Any]] = []  # ["map", key or None] / ["seq", index]
+
+    def value_done() -> None:
+        if frames and frames[-1][0] == "map":
+            frames[-1][1] = None
+
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            top = frames[-1] if frames else None
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if top is not None and top[0] == "seq":
+                    top[1] += 1
+                frames.append(["map", None] if isinstance(event, yaml.MappingStartEvent) else ["seq", -1])
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                frames.pop()
+                value_done()
+            elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                if top is None:
+                    continue
+                if top[0] == "seq":
+                    top[1] += 1
+                elif top[1] is None:
+                    top[1] = str(getattr(event, "value", "*"))  # a key: its value comes next
+                else:
+                    top[1] = None  # the value: the next scalar is a key again
+    except yaml.YAMLError:
+        pass
+    path = ""
+    for kind, part in frames:
+        if kind == "map" and part is not None:
+            path += f".{part}" if path else str(part)
+        elif kind == "seq" and part >= 0:
+            path += f"[{part}]"
+    return path
 
 
 def yaml_syntax_message(source: str, text: str, exc: yaml.YAMLError) -> str:
@@ -109,8 +134,7 @@ def yaml_syntax_message(source: str, text: str, exc: yaml.YAMLError) -> str:
     context_mark = getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
-    anchor = context_mark if context_mark is not None else mark
-    path = _yaml_path_at(text, anchor.line + 1) if anchor is not None else ""
+    path = _yaml_path_at_error(text)
     context = getattr(exc, "context", None)
     detail = f" ({context} at line {context_mark.line + 1})" if context and context_mark is not None else ""
     at = f" at {path}" if path else ""

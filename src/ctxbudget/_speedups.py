@@ -7,14 +7,9 @@ and uses ``_pycore`` without complaint. ``COMPILED`` says which one this process
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
-
-def pure_requested() -> bool:
-    """Whether ``CTXBUDGET_PURE`` asks for the pure-Python path (any value but empty, 0, false, no, off)."""
-    return os.environ.get("CTXBUDGET_PURE", "").strip().lower() not in ("", "0", "false", "no", "off")
-
+from ._util import pure_requested
 
 if TYPE_CHECKING:  # the pure module is the reference; the compiled one's stub (_core.pyi) matches it
     from . import _pycore as core

@@ -7,8 +7,9 @@
 * ``atomic_write_text`` / ``atomic_write_bytes``: the file holds either its old content or the complete new
   one, whatever happens. The data goes to a temporary file in the same directory, which is flushed and
   fsynced, renamed over the target, and the directory is fsynced so that the rename survives a crash. A new
-  file is created 0600 (an existing one keeps its mode). A writer that is killed leaves its temporary file
-  behind; the next write to the same target removes such files once their process is gone.
+  file is created 0600 (an existing one keeps its mode), missing parent directories 0700. A writer that is
+  killed leaves its temporary file behind; the next write to the same target removes such files once their
+  process is gone.
 """
 
 from __future__ import annotations
@@ -100,9 +101,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int |
     """Write ``data`` so that ``path`` holds either the old or the complete new content (see the module
     docstring); ``mode`` overrides the permissions of the result."""
     target = Path(path)
-    directory = target.parent
-    if not directory.exists():
-        directory.mkdir(parents=True, exist_ok=True)
+    directory = private_dir(target.parent)
     _sweep_orphans(directory, target.name)
     try:
         keep = target.stat().st_mode & 0o7777

@@ -6,6 +6,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from ..counting.counter import Counter
+from ..errors import UnknownModelError
+from ..models.registry import resolve_model
 from ..operations import OperationType
 from ..rules.model import MemoryRule
 from .base import FormattedContext, LLMToolAdapter, check_budget
@@ -54,6 +57,16 @@ class FormatManager:
     def list_supported_tools(self) -> list[str]:
         return sorted(self._adapters)
 
+    def _adapter_for_model(self, model: str) -> tuple[LLMToolAdapter, str]:
+        try:
+            spec = resolve_model(model)
+        except UnknownModelError:
+            raise ValueError(f"No adapter registered for tool: {model}") from None
+        base = self._adapters.get(spec.agent)
+        if base is None:
+            raise ValueError(f"No adapter registered for tool: {model} (nor for its agent {spec.agent!r})")
+        return type(base)(max_context_tokens=base.max_context_tokens, counter=Counter.for_model(model)), spec.budget_key
+
     def format_for_tool(
         self, tool: str, rules: Sequence[MemoryRule], budget: int | None = None,
         options: Mapping[str, Any] | None = None,
@@ -61,12 +74,15 @@ class FormatManager:
         """Render ``rules`` for ``tool``; ``budget=None`` → the config's ``context_injection`` budget for the tool
         (the budget ``fit`` and ``ctxbudget check`` use too).
 
-        Sets ``metadata["valid"]`` from the adapter's ``validate_format`` and logs a warning when it is False.
+        ``tool`` is an adapter's name, or a model id the registry knows: then the adapter of the model's agent
+        renders, counted with the model's own tokenizer, under its budget key (``gpt-4``: the Codex layout,
+        cl100k, the ``codex`` budgets). Sets ``metadata["valid"]`` from the adapter's ``validate_format`` and
+        logs a warning when it is False.
         """
         key = _key(tool)
         adapter = self._adapters.get(key)
         if adapter is None:
-            raise ValueError(f"No adapter registered for tool: {tool}")
+            adapter, key = self._adapter_for_model(tool)
         if budget is None:
             if self.config is None:
                 raise ValueError(f"No budget given for tool {tool!r} and no budget configuration to resolve it from")

@@ -258,11 +258,10 @@ def _target_spec(target: str, model: str | None) -> ModelSpec:
     if target == "gemini":
         spec = _gemini_spec(model or "gemini-2.5-pro")
     elif target in OPENAI_ENCODINGS:
-        spec = _openai_spec(model) if model else None
-        if spec is None or spec.encoding != target:
-            base = _openai_spec(OPENAI_ENCODINGS[target])
-            assert base is not None
-            spec = dataclasses.replace(base, canonical_id=model or base.canonical_id, encoding=target)
+        # the tool's own model counted with this encoding (its id and window stay); else the encoding's model
+        spec = _openai_spec(model or OPENAI_ENCODINGS[target])
+        assert spec is not None
+        spec = dataclasses.replace(spec, encoding=target)
     else:
         spec = _model_spec(target)
     if spec is None:
@@ -394,6 +393,16 @@ class ModelMappings(MutableMapping[str, str]):
     def __ior__(self, other: Any) -> ModelMappings:  # type: ignore[misc]  # like dict: |= updates in place
         self.update(other)
         return self
+
+    def copy(self) -> dict[str, str]:
+        """A plain dict of the current targets (changing it changes nothing in the registry)."""
+        return dict(self)
+
+    def __copy__(self) -> dict[str, str]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, str]:
+        return dict(self)
 
     def __repr__(self) -> str:
         return f"MODEL_MAPPINGS({dict(self)!r})"

@@ -26,7 +26,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .._speedups import pure_requested
+from .._util import pure_requested
 
 logger = logging.getLogger("ctxbudget.tokenizers")
 
@@ -112,7 +112,7 @@ def load(name: str, reference: Callable[[str], int]) -> Accelerator | None:
         logger.info("accelerator not available (%s); counting with tiktoken only", exc)
         return None
     found = (toktok.__version__, tiktoken.__version__)
-    if found != (TOKTOK_VERSION, TIKTOKEN_VERSION):  # both are pinned: drift means a broken environment
+    if found != (TOKTOK_VERSION, TIKTOKEN_VERSION):  # the guard was generated for exactly these two releases
         logger.warning("accelerator not used: verified for toktok %s with tiktoken %s, found %s with %s",
                        TOKTOK_VERSION, TIKTOKEN_VERSION, *found)
         return None
