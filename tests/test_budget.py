@@ -170,7 +170,8 @@ def test_equal_exact_selection_and_leftover(words: WordBackend) -> None:
 def test_stats_keys_are_uniform(words: WordBackend) -> None:
     expected = {"over_budget", "overflow_tokens", "available_tokens", "absolute_count", "absolute_skipped_count",
                 "default_count", "skipped_count", "strategy", "utilization", "tokenizer_used", "tokenizer_id",
-                "tokenizer_exact", "compression", "compressed_rules", "included_indices", "skipped_indices"}
+                "tokenizer_exact", "compression", "compressed_rules", "rule_tokens", "included_indices",
+                "skipped_indices"}
     for strategy in AllocationStrategy:
         for rules in ([], [rule("a", 3)], [rule("x", 99, authority="absolute")]):
             alloc = manager(allocation_strategy=strategy).allocate_budget(rules, 10, "stub")

@@ -103,17 +103,18 @@ def test_fit_render_fits_and_reports(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0
     assert out.startswith("PROJECT CONTEXT RULES\n")
     assert o200k(out) <= 400
-    assert err.startswith(f"codex: {o200k(out):,} / 400 tokens")
+    assert err.splitlines()[-1].startswith(f"codex: {o200k(out):,} / 400 tokens")
+    assert err.splitlines()[0].split() == ["status", "tokens", "authority", "priority", "line", "id", "name"]
 
 
 def test_fit_json_schema_and_over_budget_exit(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "fit", str(EXAMPLES / "rules.yaml"), "--tool", "gemini", "--budget", "50", "--json")
     data = json.loads(out)
     assert code == 1
-    assert set(data) == {"tool", "budget", "tokens", "over_budget", "included", "skipped", "provenance",
-                         "allocation", "text"}
-    assert (data["tool"], data["budget"], data["over_budget"]) == ("gemini", 50, True)
-    assert data["included"] == ["tests-first", "reversible-migrations", "no-secrets"]
+    assert set(data) == {"tool", "layout", "budget", "tokens", "over_budget", "included", "skipped", "shortened",
+                         "units", "provenance", "allocation", "text"}
+    assert (data["tool"], data["layout"], data["budget"], data["over_budget"]) == ("gemini", "generated", 50, True)
+    assert sorted(data["included"]) == ["no-secrets", "reversible-migrations", "tests-first"]
     assert len(data["skipped"]) == 13
 
 

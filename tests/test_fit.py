@@ -34,7 +34,7 @@ def test_tight_budget_reports_absolute_overflow() -> None:
     rules = load_rules(ROOT / "examples" / "rules.yaml")
     result = fit(rules, "codex", 60)
     assert result.over_budget is True
-    assert [r.id for r in result.included] == ["tests-first", "reversible-migrations", "no-secrets"]
+    assert sorted(r.id for r in result.included) == ["no-secrets", "reversible-migrations", "tests-first"]
     assert result.tokens > 60
     assert result.metadata["overflow_tokens"] == result.tokens - 60
 
@@ -54,7 +54,7 @@ def test_budget_from_default_config() -> None:
 def test_large_explicit_budget_is_valid_for_codex() -> None:
     rules = load_rules(ROOT / "examples" / "rules.yaml")
     result = fit(rules, "gpt-5-codex", 8000)
-    assert result.metadata["valid"] is True
+    assert result.tokens == TokenCounter.count_tokens(result.text, "gpt-5-codex") <= 8000
     assert result.skipped == []
 
 
@@ -69,5 +69,5 @@ def test_an_explicit_budget_above_the_adapters_default_raises_its_maximum() -> N
     assert GitHubCodexAdapter.DEFAULT_MAX_CONTEXT_TOKENS == 4096
     result = fit(rules, "gpt-5-codex", 6000)
     assert 4096 < result.tokens <= 6000
-    assert result.metadata["valid"] is True
+    assert result.tokens == TokenCounter.count_tokens(result.text, "gpt-5-codex")
     assert len(result.included) > 60

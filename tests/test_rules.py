@@ -16,7 +16,8 @@ from ctxbudget.rules import (
     rule_cost_text,
     rule_priority,
 )
-from ctxbudget.rules.loaders import RulesFileError, load_rules, rules_from_markdown
+from ctxbudget.rules.loaders import RulesFileError, load_rules
+from ctxbudget.rules.markdown import rules_from_markdown
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -199,18 +200,25 @@ over two lines.
 
 def test_markdown_conventions() -> None:
     rules = rules_from_markdown(MARKDOWN, source_name="CLAUDE")
-    summary = [(r.id, r.authority.value, r.category.value, r.name, r.rule, r.priority) for r in rules]
+    summary = [(r.id, r.authority.value, r.category.value, r.name, r.rule, r.priority, r.metadata["kind"])
+               for r in rules]
     assert summary == [
-        ("claude-1", "default", "behavior", "Intro prose is a rule of", "Intro prose is a rule of its own.", None),
-        ("claude-2", "absolute", "behavior", "Never push to main.", "Never push to main.", None),
-        ("claude-3", "absolute", "behavior", "Reviews", "every change needs a review by a second engineer.", None),
-        ("claude-4", "absolute", "preference", "Use tabs.", "Use tabs.", None),
-        ("claude-5", "default", "preference", "Prefer short functions.", "Prefer short functions.", 80.0),
-        ("claude-6", "default", "agent", "Always plan first.", "Always plan first.", None),
-        ("claude-7", "default", "behavior", "Some prose rule over two lines.", "Some prose rule over two lines.", None),
+        ("claude-1", "default", "behavior", "Intro prose is a rule of its own.", "Intro prose is a rule of its own.",
+         None, "paragraph"),
+        ("claude-2", "absolute", "behavior", "Never push to main.", "Never push to main.", None, "item"),
+        ("claude-3", "absolute", "behavior", "Reviews", "every change needs a review\nby a second engineer.", None,
+         "item"),
+        ("claude-4", "absolute", "preference", "Use tabs.", "Use tabs.", None, "item"),
+        ("claude-5", "default", "preference", "Prefer short functions.", "Prefer short functions.", 80.0, "item"),
+        # the fence is a unit of its own, verbatim: the list item in it is code, not a rule
+        ("claude-6", "default", "preference", "code: not a rule inside a fence",
+         "```\n- not a rule inside a fence\n```", None, "code"),
+        ("claude-7", "default", "agent", "Always plan first.", "Always plan first.", None, "item"),
+        ("claude-8", "default", "behavior", "Some prose rule", "Some prose rule\nover two lines.", None, "paragraph"),
     ]
     assert rules[1].source == "file:CLAUDE"
-    assert rules[1].metadata == {"section": "Critical rules"}
+    assert rules[1].metadata == {"section": "Critical rules", "kind": "item", "line": 6, "file": "CLAUDE",
+                                 "atomic": False}
     assert rules_from_markdown(MARKDOWN, "CLAUDE") == rules  # deterministic
 
 

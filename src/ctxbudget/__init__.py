@@ -29,7 +29,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     ".rules": ("AuthorityLevel", "MemoryCategory", "MemoryRule", "rule_cost_text", "rule_priority"),
-    ".rules.loaders": ("RulesFileError", "load_rules", "rules_from_markdown"),
+    ".rules.loaders": ("RulesFileError", "load_document", "load_rules"),
+    ".rules.markdown": ("MarkdownDocument", "parse_markdown", "rules_from_markdown"),
     ".budget": ("AllocationStrategy", "BudgetAllocation", "CompressionStrategy", "TokenBudgetManager"),
     ".budget.prioritizer": ("PrioritizationResult", "PrioritizationStrategy", "RulePrioritizer", "RulePriorityScore"),
     ".formatters": ("ClaudeCodeAdapter", "FormatManager", "FormatType", "FormattedContext", "GitHubCodexAdapter",
@@ -76,7 +77,8 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     )
     from .operations import OperationType
     from .rules import AuthorityLevel, MemoryCategory, MemoryRule, rule_cost_text, rule_priority
-    from .rules.loaders import RulesFileError, load_rules, rules_from_markdown
+    from .rules.loaders import RulesFileError, load_document, load_rules
+    from .rules.markdown import MarkdownDocument, parse_markdown, rules_from_markdown
     from .tracking.claude_session import ClaudeBudgetAllocation, ClaudeBudgetManager, SessionUsageStats
     from .tracking.usage import (
         GlobalUsageTracker,

@@ -123,6 +123,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int |
     _fsync_directory(directory)
 
 
+def plain_file_mode() -> int:
+    """The mode a new file of the user's own (an agent file, not ctxbudget's data) gets: 0666 less the umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_text(path: str | os.PathLike[str], data: str, *, mode: int | None = None) -> None:
     """``atomic_write_bytes`` of ``data`` as UTF-8 (line endings as given)."""
     atomic_write_bytes(path, data.encode("utf-8"), mode=mode)

@@ -1,10 +1,21 @@
-"""``fit``: choose the rules that fit a model's budget and render them as that agent's context text.
+"""``fit``: choose the rules that fit a model's budget and write them as that agent's context text.
 
 The model registry names, for the model (or tool) given, the counter that counts for it, the agent format
-that renders for it and the budget that applies. The allocator decides which rules win (authority, priority,
-strategy); the agent's formatter then renders them and guarantees that the final text — headings, separators
-and footer included — fits the budget, counted by that same counter. Rules the formatter had to leave out are
-reported as skipped too.
+that renders for it and the budget that applies. Two layouts:
+
+- ``markdown`` (the default for Markdown instruction files): the file itself, trimmed — the original text of
+  the kept units, byte for byte, in file order, under their headings, and one footer line saying how many
+  units were left out. Keeping every unit returns the file unchanged.
+- ``generated`` (the only layout for rules files): the agent's generated layout (``formatters/``).
+
+The allocator (``TokenBudgetManager``: authority, priority, strategy, compression) decides which rules are
+kept, and the text contains exactly its choice: the allowance it is given is the budget minus what the
+layout adds (headings, frame, footer), found by rendering and counting the whole text with the target
+model's counter — shrunk by the measured excess until the text fits, then grown by the measured slack and
+bisected towards the smallest allowance found too large. So the returned ``tokens`` is the exact count of
+``text``, ``included`` and ``skipped`` are the allocation's, and the footer number is ``len(skipped)``. When
+the ABSOLUTE rules alone do not fit, the text holds them all and the result says ``over_budget``. A budget too
+small for even the footer gets the text without it (``metadata["footer"]`` says whether the text has one).
 """
 
 from __future__ import annotations
@@ -15,9 +26,10 @@ from typing import Any
 
 from .budget import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
 from .counting.counter import Counter
-from .formatters import ClaudeCodeAdapter, FormatManager, GitHubCodexAdapter, GoogleGeminiAdapter, LLMToolAdapter
+from .formatters import ClaudeCodeAdapter, GitHubCodexAdapter, GoogleGeminiAdapter, LLMToolAdapter
 from .models.registry import resolve_model
 from .operations import OperationType
+from .rules.markdown import MarkdownDocument
 from .rules.model import MemoryRule
 
 #: The adapter that renders for each agent the registry names.
@@ -25,10 +37,17 @@ ADAPTERS: dict[str, type[LLMToolAdapter]] = {
     "claude": ClaudeCodeAdapter, "codex": GitHubCodexAdapter, "gemini": GoogleGeminiAdapter,
 }
 
+LAYOUTS = ("markdown", "generated")
+
+#: Rounds that shrink the allowance by the measured excess before halving it instead; rounds that grow it.
+_SHRINK_ROUNDS = 4
+_GROW_ROUNDS = 8
+
 
 @dataclass
 class FitResult:
-    """The rendered context and how it was obtained."""
+    """The written context and how it was obtained. ``included``/``skipped`` are the allocation's rules
+    (shortened copies included as such); ``rule_tokens`` maps each input position to its cost."""
 
     text: str
     tokens: int
@@ -39,24 +58,109 @@ class FitResult:
     over_budget: bool
     provenance: dict[str, Any]
     allocation: BudgetAllocation
+    layout: str = "generated"
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shortened(self) -> list[MemoryRule]:
+        """Included rules that compression changed (shortened text, or scope and source dropped)."""
+        return [r for r in self.included if r.metadata and r.metadata.get("compressed")]
+
+    def units(self) -> list[dict[str, Any]]:
+        """Every input rule: id, name, line (Markdown), tokens, and status kept / shortened / left out."""
+        stats = self.allocation.allocation_stats
+        costs = stats["rule_tokens"]
+        status: dict[int, tuple[str, MemoryRule]] = {}
+        for position, rule in zip(stats["included_indices"], self.allocation.rules_included, strict=True):
+            changed = bool(rule.metadata and rule.metadata.get("compressed"))
+            status[position] = ("shortened" if changed else "kept", rule)
+        for position, rule in zip(stats["skipped_indices"], self.allocation.rules_skipped, strict=True):
+            status[position] = ("left out", rule)
+        rows = []
+        for position in sorted(status):
+            state, rule = status[position]
+            meta = rule.metadata or {}
+            rows.append({"id": rule.id, "name": rule.name, "authority": rule.authority.value,
+                         "priority": rule.priority, "line": meta.get("line"), "file": meta.get("file"),
+                         "tokens": costs[position], "status": state})
+        return rows
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "tool": self.tool, "budget": self.budget, "tokens": self.tokens, "over_budget": self.over_budget,
+            "tool": self.tool, "layout": self.layout, "budget": self.budget, "tokens": self.tokens,
+            "over_budget": self.over_budget,
             "included": [r.id for r in self.included], "skipped": [r.id for r in self.skipped],
+            "shortened": [r.id for r in self.shortened], "units": self.units(),
             "provenance": dict(self.provenance), "allocation": {
+                "allowance": self.allocation.total_budget,
                 "absolute_tokens": self.allocation.absolute_tokens,
                 "default_tokens": self.allocation.default_tokens,
                 "compression_applied": self.allocation.compression_applied,
+                "compressed_rules": self.allocation.allocation_stats["compressed_rules"],
                 "strategy": self.allocation.allocation_stats["strategy"],
             },
             "text": self.text,
         }
 
 
+def footer_line(left_out: int, total: int, budget: int, model: str) -> str:
+    """The one line a trimmed Markdown file ends with (an HTML comment: agents read it, viewers hide it)."""
+    units = "unit" if total == 1 else "units"
+    return f"<!-- ctxbudget: {left_out} of {total} {units} left out to fit {budget:,} tokens for {model} -->"
+
+
+class _MarkdownLayout:
+    """Trimmed instruction files, one after the other (a blank line between files), one footer."""
+
+    def __init__(self, documents: Sequence[MarkdownDocument], budget: int, model: str) -> None:
+        self.documents = list(documents)
+        self.budget, self.model = budget, model
+        self.total = sum(len(d.rules) for d in self.documents)
+
+    def render(self, allocation: BudgetAllocation | None, footer_allowed: bool = True) -> str:
+        kept: list[list[MemoryRule]] = [[] for _ in self.documents]
+        left_out = self.total
+        if allocation is not None:
+            owner = [n for n, d in enumerate(self.documents) for _ in d.rules]
+            positions = allocation.allocation_stats["included_indices"]
+            for position, rule in zip(positions, allocation.rules_included, strict=True):
+                kept[owner[position]].append(rule)
+            left_out = len(allocation.rules_skipped)
+        footer = footer_line(left_out, self.total, self.budget, self.model) if left_out and footer_allowed else None
+        out = ""
+        for n, document in enumerate(self.documents):
+            text = document.render(kept[n], footer if n == len(self.documents) - 1 else None)
+            if out and text:
+                out += document.newline  # the blank line between two files
+            if text and n < len(self.documents) - 1 and not text.endswith(("\n", "\r")):
+                text += document.newline
+            out += text
+        return out
+
+
+class _GeneratedLayout:
+    """The agent's generated layout, rendering exactly the allocation's rules."""
+
+    def __init__(self, adapter: LLMToolAdapter, options: Mapping[str, Any] | None) -> None:
+        self.adapter, self.options = adapter, options
+
+    def render(self, allocation: BudgetAllocation | None, footer_allowed: bool = True) -> str:
+        if allocation is None:
+            return self.adapter.render_selection([], 0, self.options)
+        skipped = len(allocation.rules_skipped) if footer_allowed else 0
+        return self.adapter.render_selection(allocation.rules_included, skipped, self.options)
+
+
+def _documents(source: Any) -> list[MarkdownDocument] | None:
+    if isinstance(source, MarkdownDocument):
+        return [source]
+    if isinstance(source, Sequence) and source and all(isinstance(d, MarkdownDocument) for d in source):
+        return list(source)
+    return None
+
+
 def fit(
-    rules: Sequence[MemoryRule],
+    rules: Sequence[MemoryRule] | MarkdownDocument | Sequence[MarkdownDocument],
     model: str = "claude",
     budget: int | None = None,
     *,
@@ -65,15 +169,25 @@ def fit(
     config: Any = None,
     options: Mapping[str, Any] | None = None,
     counter: Counter | None = None,
+    layout: str | None = None,
 ) -> FitResult:
-    """Fit ``rules`` into ``budget`` tokens for ``model`` (a model id or tool name) and render them.
+    """Fit ``rules`` — rules, or parsed Markdown instruction files (``parse_markdown``, ``load_document``) —
+    into ``budget`` tokens for ``model`` (a model id or tool name) and write them.
 
-    ``budget=None`` takes the ``context_injection`` budget of the model's budget key from ``config`` (a
-    ``BudgetConfigManager``; the built-in defaults when None) — the same budget ``ctxbudget check`` gates on.
-    ``counter`` defaults to the registry's counter for ``model`` on the process-wide cache; the result's
-    ``tool`` is the agent whose format was rendered. Unknown models raise ``UnknownModelError``.
+    ``layout``: ``"markdown"`` (default for instruction files; not possible for plain rules) or
+    ``"generated"``. ``budget=None`` takes the ``context_injection`` budget of the model's budget key from
+    ``config`` (a ``BudgetConfigManager``; the built-in defaults when None) — the budget ``ctxbudget check``
+    gates on. ``counter`` defaults to the registry's counter for ``model`` on the process-wide cache; the
+    result's ``tool`` is the agent the registry names. Unknown models raise ``UnknownModelError``.
     """
     spec = resolve_model(model)
+    documents = _documents(rules)
+    chosen_layout = layout or ("markdown" if documents else "generated")
+    if chosen_layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if chosen_layout == "markdown" and documents is None:
+        raise ValueError("the markdown layout needs Markdown instruction files (parse_markdown / load_document)")
+    items: list[MemoryRule] = [r for d in documents for r in d.rules] if documents else list(rules)  # type: ignore[arg-type]
     counter = counter if counter is not None else Counter.for_model(model)
     if budget is None:
         if config is None:
@@ -84,17 +198,58 @@ def fit(
     manager = TokenBudgetManager(allocation_strategy=AllocationStrategy(strategy),
                                  compression_strategy=CompressionStrategy(compression), overhead_percentage=0.0,
                                  counter=counter)
-    allocation = manager.allocate_budget(rules, budget, model)
-    adapter_type = ADAPTERS[spec.agent]
-    # an explicit budget above the adapter's default injection size raises it: the caller asked for that much
-    adapter = adapter_type(max_context_tokens=max(budget, adapter_type.DEFAULT_MAX_CONTEXT_TOKENS), counter=counter)
-    formats = FormatManager()
-    formats.register_adapter(spec.agent, adapter)
-    formatted = formats.format_for_tool(spec.agent, allocation.rules_included, budget,
-                                        dict(options) if options else None)
+    renderer: _MarkdownLayout | _GeneratedLayout
+    if chosen_layout == "markdown":
+        renderer = _MarkdownLayout(documents or [], budget, model)
+    else:
+        adapter_type = ADAPTERS[spec.agent]
+        adapter = adapter_type(max_context_tokens=max(budget, 1), counter=counter)
+        renderer = _GeneratedLayout(adapter, options)
+
+    def attempt(allowance: int) -> tuple[BudgetAllocation, str, int]:
+        allocation = manager.allocate_budget(items, allowance, model)
+        text = renderer.render(allocation)
+        return allocation, text, counter.count(text)
+
+    frame = counter.count(renderer.render(None)) if items else 0
+    allowance = max(0, budget - frame)
+    rounds = 1
+    allocation, text, tokens = attempt(allowance)
+    over: int | None = None  # the smallest allowance known to give too long a text
+    # shrink: by the measured excess at first, then by halves (each round lowers the allowance)
+    while tokens > budget and allowance > 0:
+        over = allowance
+        excess = tokens - budget
+        allowance = max(0, allowance - excess) if rounds <= _SHRINK_ROUNDS else allowance // 2
+        rounds += 1
+        allocation, text, tokens = attempt(allowance)
+    # grow: by the measured slack, then bisect towards the smallest allowance known to be too much
+    grows = 0
+    while tokens <= budget and allocation.rules_skipped and grows < _GROW_ROUNDS:
+        step = budget - tokens
+        if over is not None and allowance + step >= over:
+            step = (over - allowance) // 2
+        if step <= 0:
+            break
+        grows += 1
+        trial = attempt(allowance + step)
+        if trial[2] > budget:
+            over = allowance + step
+            continue
+        allowance += step
+        allocation, text, tokens = trial
+    rounds += grows
+    footer = bool(allocation.rules_skipped)
+    if tokens > budget and not any(r.is_absolute for r in allocation.rules_included):
+        # a budget smaller than the footer: the footer goes rather than the budget
+        bare = renderer.render(allocation, footer_allowed=False)
+        bare_tokens = counter.count(bare)
+        if bare_tokens < tokens:
+            text, tokens, footer = bare, bare_tokens, False
     return FitResult(
-        text=formatted.content, tokens=formatted.token_count, budget=budget, tool=spec.agent,
-        included=list(formatted.rules_included), skipped=[*allocation.rules_skipped, *formatted.rules_skipped],
-        over_budget=bool(formatted.metadata.get("over_budget")), provenance=counter.provenance(),
-        allocation=allocation, metadata=dict(formatted.metadata),
+        text=text, tokens=tokens, budget=budget, tool=spec.agent, included=list(allocation.rules_included),
+        skipped=list(allocation.rules_skipped), over_budget=tokens > budget, provenance=counter.provenance(),
+        allocation=allocation, layout=chosen_layout,
+        metadata={"allowance": allowance, "rounds": rounds, "frame_tokens": frame, "footer": footer,
+                  "overflow_tokens": max(0, tokens - budget)},
     )

@@ -2,7 +2,8 @@
 
 SIMPLE removes what a rule's costed and rendered text may lose without changing its instruction: scope,
 source and condition. INTELLIGENT additionally shortens DEFAULT rules that still do not fit, cutting their
-text at a sentence or line boundary, and marks the copy with ``metadata["shortened"] = True``.
+text at a sentence or line boundary, and marks the copy with ``metadata["shortened"] = True``; atomic rules
+(``metadata["atomic"]``) are never shortened.
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ def shorten(
 ) -> tuple[MemoryRule, int] | None:
     """The longest sentence-boundary shortening of ``rule`` (already simplified) costing ≤ ``allowance``.
 
-    ``cost_of`` costs candidate rules in one batch. ``None`` if no shortening fits.
+    ``cost_of`` costs candidate rules in one batch. ``None`` if no shortening fits, or when the rule is
+    atomic (``metadata["atomic"]``: code, tables, nested lists — text that a cut would break).
     """
+    if rule.metadata and rule.metadata.get("atomic"):
+        return None
     prefixes = sentence_prefixes(rule.rule)
     if not prefixes or allowance <= 0:
         return None

@@ -239,6 +239,7 @@ class TokenBudgetManager:
             "tokenizer_exact": bool(backend.exact),
             "compression": self.compression_strategy.value,
             "compressed_rules": compressed,
+            "rule_tokens": list(sel.costs),
             "included_indices": included_positions,
             "skipped_indices": skipped_positions,
         }

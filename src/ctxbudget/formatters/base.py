@@ -38,6 +38,8 @@ input: identical input gives byte-identical output.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -123,10 +125,43 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+
+
 def multi_line(text: str) -> str:
-    """``text`` with its line breaks normalised to ``"\\n"``, trailing spaces and blank lines removed, so a
-    rule never adds a blank line inside its block."""
-    return "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip())
+    """``text`` with its line breaks normalised to ``"\\n"`` and trailing spaces removed; blank lines are
+    removed too, so a rule never adds a blank line inside its block — except inside fenced code, which is
+    kept verbatim."""
+    lines: list[str] = []
+    fence: str | None = None
+    for line in text.strip().splitlines():
+        opening = _FENCE.match(line)
+        if fence is None and opening:
+            fence = opening.group(1)
+        elif fence is not None and opening and opening.group(1).startswith(fence) and not line.strip(" `~"):
+            fence = None
+        if line.strip() or fence is not None:
+            lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def starts_block(line: str) -> bool:
+    """True when ``line`` opens a fenced code block or a table row, which must start a line of their own."""
+    return bool(_FENCE.match(line)) or line.lstrip().startswith("|")
+
+
+def _plain(text: str) -> str:
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    return " ".join(re.sub(r"[*_`#>]+", "", text).split()).lower()
+
+
+def name_is_redundant(rule: MemoryRule) -> bool:
+    """True when the rule's name is only its first line, or a cut-off start of it ending in "…" (the labels
+    given to unnamed units of Markdown instruction files), so layouts render the text alone."""
+    name, first = _plain(rule.name), _plain(rule.rule.strip().split("\n", 1)[0])
+    if not name:
+        return False
+    return name == first or (name.endswith("…") and first.startswith(name[:-1].rstrip()))
 
 
 def display_name(rule: MemoryRule) -> str:
@@ -139,6 +174,18 @@ def display_name(rule: MemoryRule) -> str:
 
 def rule_text(rule: MemoryRule) -> str:
     return multi_line(rule.rule)
+
+
+def titled(rule: MemoryRule) -> tuple[str | None, str]:
+    """``(name to show, text)``: the name is None when it only repeats the text, and a shortened rule's
+    marker then ends the text's first line."""
+    text = rule_text(rule)
+    if not name_is_redundant(rule):
+        return display_name(rule), text
+    if rule.metadata and rule.metadata.get("shortened"):
+        first, newline, rest = text.partition("\n")
+        text = first + SHORTENED_MARKER + newline + rest
+    return None, text
 
 
 def category_label(category: MemoryCategory) -> str:
@@ -270,6 +317,14 @@ class LLMToolAdapter(ABC):
         """The shared algorithm behind every adapter's ``format_rules`` (see the module docstring)."""
         return _Fitter(self, rules, token_budget, options).run()
 
+    def render_selection(
+        self, rules: Sequence[MemoryRule], skipped: int, options: Mapping[str, Any] | None = None
+    ) -> str:
+        """The document with exactly ``rules`` (ABSOLUTE first, then DEFAULT, each in ranking order) and a
+        footer saying that ``skipped`` rules were left out (no footer when 0); no fitting."""
+        fitter = _Fitter(self, rules, None, options)
+        return fitter.render(range(len(fitter.cands)), skipped=skipped)
+
 
 class _Fitter:
     """One fitting pass. Works on input positions, so duplicate rules each count."""
@@ -292,6 +347,8 @@ class _Fitter:
         self.absolute = ranked_positions(self.rules, absolute)
         #: DEFAULT candidates in ranking order; the fitting works on indexes into this list.
         self.cands = ranked_positions(self.rules, default)
+        if len(self.rules) > 1 and len({source_text(r) for r in self.rules}) == 1:  # a shared source says nothing
+            self.opts = dataclasses.replace(self.opts, include_sources=False)
         self.bodies = {i: adapter._rule_body(self.rules[i], self.opts) for i in (*self.absolute, *self.cands)}
         self.counter = adapter.get_counter()  # one route for the whole pass
         self._counts: dict[str, int] = {}
@@ -312,8 +369,9 @@ class _Fitter:
         return self.last.count
 
     # --- rendering ------------------------------------------------------------------------------------
-    def render(self, included: Sequence[int]) -> str:
-        """The document with every ABSOLUTE rule and the DEFAULT candidates ``included`` (candidate indexes)."""
+    def render(self, included: Sequence[int], skipped: int | None = None) -> str:
+        """The document with every ABSOLUTE rule and the DEFAULT candidates ``included`` (candidate indexes);
+        the footer counts ``skipped`` rules, by default the candidates not included."""
         adapter = self.adapter
         parts = [adapter._header_unit()]
         number = 0
@@ -337,7 +395,8 @@ class _Fitter:
                     number += 1
                     parts.append(adapter._rule_prefix(number))
                     parts.append(self.bodies[i])
-        skipped = len(self.cands) - len(included)
+        if skipped is None:
+            skipped = len(self.cands) - len(included)
         if skipped:
             parts.append(adapter._footer_unit(skipped))
         return "".join(parts)

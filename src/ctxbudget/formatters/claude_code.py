@@ -29,8 +29,11 @@ These are recommended practices unless explicitly overridden by the user or PRD.
 *N additional rules skipped due to token budget constraints.*
 ```
 
-Categories are sorted by value, a category's bullets are consecutive lines in ranking order. A rule flagged
-``metadata["shortened"]`` renders as ``- **<name> (shortened)**: <rule>``.
+Categories are sorted by value, a category's bullets are consecutive lines in ranking order. A rule's further
+lines are indented under its bullet, so nested lists and code stay inside it. A name that only repeats the
+start of the text (as names read from Markdown files do) is not rendered: ``- <rule>``. A rule flagged
+``metadata["shortened"]`` renders as ``- **<name> (shortened)**: <rule>`` (or ``- <rule> (shortened)``).
+Sources are rendered only when the rules come from more than one source.
 """
 
 from __future__ import annotations
@@ -45,10 +48,10 @@ from .base import (
     FormatType,
     category_label,
     condition_text,
-    display_name,
-    rule_text,
     scope_text,
     source_text,
+    starts_block,
+    titled,
 )
 
 
@@ -76,7 +79,13 @@ class ClaudeCodeAdapter(FixedLayoutAdapter):
         return ""
 
     def _rule_body(self, rule: MemoryRule, opts: FormatOptions) -> str:
-        lines = [f"- **{display_name(rule)}**: {rule_text(rule)}"]
+        name, text = titled(rule)
+        first, *rest = text.split("\n")
+        if starts_block(first):  # a fence or table cannot follow the bullet on its line
+            first, rest = "", [first, *rest]
+        # the name is bold already: emphasis inside it would close the bold early
+        lines = [(f"- **{name.replace('**', '')}**: {first}" if name else f"- {first}").rstrip()]
+        lines += [f"  {line}" if line else "" for line in rest]  # continuation stays inside the bullet
         if not opts.compact:
             scope, source, condition = scope_text(rule), source_text(rule), condition_text(rule)
             if scope:

@@ -21,6 +21,7 @@ Condition: <condition>
 Every rule is its own block; ``n`` runs continuously over the included rules (ABSOLUTE first, then DEFAULT in
 ranking order). Sources are never rendered in this format (``include_sources`` is accepted and validated for
 a uniform option set). A rule flagged ``metadata["shortened"]`` renders as ``[n] <name> (shortened) (<Category>)``.
+A name that only repeats the start of the text is not rendered: ``[n] (<Category>)``.
 """
 
 from __future__ import annotations
@@ -35,9 +36,8 @@ from .base import (
     FormatType,
     category_label,
     condition_text,
-    display_name,
-    rule_text,
     scope_text,
+    titled,
 )
 
 
@@ -58,7 +58,9 @@ class GitHubCodexAdapter(FixedLayoutAdapter):
         return f"\n[{number}] "
 
     def _rule_body(self, rule: MemoryRule, opts: FormatOptions) -> str:
-        lines = [f"{display_name(rule)} ({category_label(rule.category)})", rule_text(rule)]
+        name, text = titled(rule)
+        category = f"({category_label(rule.category)})"
+        lines = [f"{name} {category}" if name else category, text]
         if not opts.compact:
             scope, condition = scope_text(rule), condition_text(rule)
             if scope:

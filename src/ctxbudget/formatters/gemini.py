@@ -19,7 +19,7 @@ Follow these guidelines unless explicitly overridden:
 A section is one block: heading, instruction line, then its rules on consecutive lines, numbered from 1 in
 each section in ranking order. Sources are never rendered in this format (``include_sources`` is accepted and
 validated for a uniform option set). A rule flagged ``metadata["shortened"]`` renders as
-``n. <name> (shortened): <rule>``.
+``n. <name> (shortened): <rule>``. A name that only repeats the start of the text is not rendered: ``n. <rule>``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from .base import (
     FormatOptions,
     FormatType,
     condition_text,
-    display_name,
-    rule_text,
     scope_text,
+    starts_block,
+    titled,
 )
 
 
@@ -57,7 +57,10 @@ class GoogleGeminiAdapter(FixedLayoutAdapter):
         return f"{number}. "
 
     def _rule_body(self, rule: MemoryRule, opts: FormatOptions) -> str:
-        lines = [f"{display_name(rule)}: {rule_text(rule)}"]
+        name, text = titled(rule)
+        if starts_block(text):  # a fence or table starts its own line
+            text = "\n" + text
+        lines = [(f"{name}: {text}" if name else text).rstrip(" ")]
         if not opts.compact:
             scope, condition = scope_text(rule), condition_text(rule)
             if scope:

@@ -7,13 +7,8 @@ Fields are those of ``MemoryRule`` (``id``, ``name``, ``rule``, ``category``, ``
 ``name`` the id. Errors name the file, the line and the field:
 ``rules.yaml:12: rules[2].priority: must be between 0 and 100, got 120``.
 
-Markdown (CLAUDE.md / AGENTS.md / GEMINI.md): every top-level list item and every prose paragraph becomes a
-rule, in file order; fenced code stays with the item it follows. A rule is ABSOLUTE when an ``<!-- absolute
--->`` comment stands on the line(s) before it, or when its section heading contains one of "absolute",
-"critical", "must", "never", "non-negotiable" or "always" (case-insensitive); ``<!-- default -->`` overrides
-a heading. An optional ``<!-- priority: 80 -->`` comment sets the next item's priority. A leading
-``**Name**:`` names the rule. Category comes from the heading: "prefer…"/"style" → preference,
-"agent"/"workflow" → agent, else behavior.
+Markdown (CLAUDE.md / AGENTS.md / GEMINI.md) is read by ``rules.markdown``: one rule per unit (a list item
+with what is nested under it, a paragraph with the code that follows it, …), conventions in ``docs/markdown.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +19,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +27,7 @@ import yaml
 
 from .._sourcemap import toml_key_lines, toml_syntax_message, yaml_key_lines, yaml_syntax_message
 from ..errors import CtxBudgetError
+from .markdown import MarkdownDocument, MarkdownError, parse_markdown
 from .model import AuthorityLevel, MemoryCategory, MemoryRule
 
 FIELDS = ("id", "name", "rule", "category", "authority", "scope", "source", "conditions", "replaces",
@@ -150,131 +146,75 @@ def _rule_lines(key_lines: Mapping[str, int]) -> dict[tuple[int, str | None], in
     return lines
 
 
-def load_rules(path: str | Path) -> list[MemoryRule]:
-    """Rules from a ``.yaml``/``.yml``, ``.json``, ``.toml`` or ``.md`` file."""
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdc")
+#: what ``--format`` / ``kind`` may name, and the suffixes that imply each
+KINDS = {"md": MARKDOWN_SUFFIXES, "yaml": (".yaml", ".yml"), "json": (".json",), "toml": (".toml",)}
+
+
+def kind_of(path: str | Path) -> str:
+    """``md``, ``yaml``, ``json`` or ``toml`` from a file name; ``RulesFileError`` for anything else."""
+    suffix = Path(path).suffix.lower()
+    for kind, suffixes in KINDS.items():
+        if suffix in suffixes:
+            return kind
+    raise RulesFileError(f"{path}: unsupported rules file type {suffix or '(none)'}; "
+                         "use .yaml, .json, .toml or .md")
+
+
+def read_text(path: str | Path) -> str:
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
+    except OSError as exc:
+        raise RulesFileError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    return decode(data, str(file))
+
+
+def decode(data: bytes, file: str) -> str:
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RulesFileError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    suffix = file.suffix.lower()
-    if suffix in (".md", ".markdown"):
-        return rules_from_markdown(text, source_name=file.stem, file=str(file))
-    if suffix in (".yaml", ".yml"):
+
+
+def load_document(path: str | Path, *, text: str | None = None, kind: str | None = None,
+                  name: str | None = None) -> MarkdownDocument | list[MemoryRule]:
+    """A Markdown instruction file as a ``MarkdownDocument`` (what ``fit`` trims), any other rules file as its
+    rules. ``text`` is the content when already read (stdin), ``kind`` overrides the suffix, ``name`` the
+    rule-id stem (default: the file's stem)."""
+    kind = kind or kind_of(path)
+    content = read_text(path) if text is None else text
+    if kind == "md":
+        try:
+            return parse_markdown(content, name or Path(path).stem, file=str(path))
+        except MarkdownError as exc:
+            raise RulesFileError(str(exc)) from None
+    return _rules_from_text(content, kind, str(path))
+
+
+def load_rules(path: str | Path) -> list[MemoryRule]:
+    """Rules from a ``.yaml``/``.yml``, ``.json``, ``.toml`` or ``.md`` file."""
+    loaded = load_document(path)
+    return loaded.rules if isinstance(loaded, MarkdownDocument) else loaded
+
+
+def _rules_from_text(text: str, kind: str, file: str) -> list[MemoryRule]:
+    if kind == "yaml":
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise RulesFileError(yaml_syntax_message(str(file), text, exc)) from None
-        return rules_from_data(data, str(file), _rule_lines(yaml_key_lines(text)))
-    if suffix == ".json":
+            raise RulesFileError(yaml_syntax_message(file, text, exc)) from None
+        return rules_from_data(data, file, _rule_lines(yaml_key_lines(text)))
+    if kind == "json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RulesFileError(f"{file}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-        return rules_from_data(data, str(file))
-    if suffix == ".toml":
+        return rules_from_data(data, file)
+    if kind == "toml":
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise RulesFileError(toml_syntax_message(str(file), text, exc)) from None
-        return rules_from_data(data, str(file), _rule_lines(toml_key_lines(text)))
-    raise RulesFileError(f"{file}: unsupported rules file type {suffix or '(none)'}; use .yaml, .json, .toml or .md")
-
-
-# --- Markdown instruction files ---------------------------------------------------------------------------
-
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_ITEM = re.compile(r"^([-*+]|\d+[.)])\s+(.*)$")
-_COMMENT = re.compile(r"^<!--\s*(.*?)\s*-->$")
-_NAME = re.compile(r"^\*\*(.+?)\*\*\s*[:—–-]\s*(.*)$", re.S)
-_ABSOLUTE_HEADING = re.compile(r"absolute|critical|\bmust\b|\bnever\b|non-negotiable|\balways\b", re.I)
-
-
-def _category_for(heading: str) -> MemoryCategory:
-    lowered = heading.lower()
-    if "prefer" in lowered or "style" in lowered:
-        return MemoryCategory.PREFERENCE
-    if "agent" in lowered or "workflow" in lowered:
-        return MemoryCategory.AGENT
-    return MemoryCategory.BEHAVIOR
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "rule"
-
-
-@dataclass
-class _Block:
-    section: str
-    lines: list[str]
-    authority: AuthorityLevel | None = None
-    priority: float | None = None
-
-
-def _markdown_blocks(text: str, source_name: str) -> list[_Block]:
-    """Top-level list items (with indented continuation lines) and prose paragraphs, in file order."""
-    section = ""
-    marker: AuthorityLevel | None = None
-    priority: float | None = None
-    blocks: list[_Block] = []
-    current: _Block | None = None
-    current_is_item = False
-    in_fence = False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.rstrip()
-        stripped = line.strip()
-        if stripped.startswith(("```", "~~~")) or in_fence:
-            if stripped.startswith(("```", "~~~")):
-                in_fence = not in_fence
-            if current is not None:
-                current.lines.append(line)
-            continue
-        comment = _COMMENT.match(stripped)
-        heading = _HEADING.match(line)
-        item = _ITEM.match(line) if not line.startswith((" ", "\t")) else None
-        if comment:
-            word = comment.group(1).lower()
-            if word in ("absolute", "default"):
-                marker = AuthorityLevel(word)
-            elif word.startswith("priority:"):
-                try:
-                    priority = float(word.split(":", 1)[1])
-                except ValueError:
-                    priority = math.nan
-                if not 0 <= priority <= 100:
-                    raise RulesFileError(f"{source_name}:{number}: priority: {stripped!r} is not a number "
-                                         "between 0 and 100") from None
-        elif heading:
-            section, current = heading.group(2), None
-        elif not stripped:
-            current = None
-        elif item or current is None or (current_is_item and not line.startswith((" ", "\t"))):
-            current = _Block(section, [item.group(2) if item else stripped], marker, priority)
-            current_is_item = item is not None
-            blocks.append(current)
-            marker, priority = None, None
-        else:
-            current.lines.append(stripped)
-    return blocks
-
-
-def rules_from_markdown(text: str, source_name: str = "instructions", *, file: str | None = None) -> list[MemoryRule]:
-    """Rules from a Markdown instruction file (conventions in the module docstring); errors name ``file``
-    (default: ``source_name``)."""
-    created = datetime(2000, 1, 1, tzinfo=UTC)  # deterministic: file order, not clock time, ranks ties
-    rules: list[MemoryRule] = []
-    for n, block in enumerate(_markdown_blocks(text, file or source_name), start=1):
-        body = " ".join(part.strip() for part in block.lines).strip()
-        if not body:
-            continue
-        named = _NAME.match(body)
-        name, rule_text = (named.group(1), named.group(2) or body) if named else (" ".join(body.split()[:6]), body)
-        authority = block.authority or (
-            AuthorityLevel.ABSOLUTE if _ABSOLUTE_HEADING.search(block.section) else AuthorityLevel.DEFAULT
-        )
-        rules.append(MemoryRule(
-            id=f"{_slug(source_name)}-{n}", category=_category_for(block.section), name=name, rule=rule_text,
-            authority=authority, scope=[], source=f"file:{source_name}", created_at=created,
-            priority=block.priority, metadata={"section": block.section} if block.section else None,
-        ))
-    return rules
+            raise RulesFileError(toml_syntax_message(file, text, exc)) from None
+        return rules_from_data(data, file, _rule_lines(toml_key_lines(text)))
+    raise ValueError(f"unknown rules file kind {kind!r}")

@@ -1,0 +1,442 @@
+"""Markdown instruction files (CLAUDE.md, AGENTS.md, GEMINI.md) as rule units, and back to Markdown.
+
+The file is parsed with markdown-it-py (CommonMark, plus GFM tables and YAML front matter) and cut into
+*blocks* of whole source lines, every line belonging to exactly one block or to the blank lines between two:
+
+- **frame**: front matter and lines no block covers (link reference definitions) — always kept;
+- **heading**: a section heading — kept when at least one unit under it is kept;
+- **lead**: a paragraph ending in ``:`` directly followed by a list ("Run these first:") — kept when one of
+  the list's items is kept;
+- **unit**: what a rule is made of, one ``MemoryRule`` each, in file order:
+  a top-level list item with everything nested under it; a paragraph with the code blocks and tables that
+  directly follow it; a code block, table, block quote or HTML block of its own; a table-of-contents list
+  (every item a ``#anchor`` link) as one unit. A thematic break (``---``) travels with the block before it.
+
+Authority and priority (``docs/markdown.md`` has examples): an ``<!-- absolute -->``, ``<!-- default -->`` or
+``<!-- priority: N -->`` comment on the lines before a unit applies to that unit, before a heading to every
+unit of its section; otherwise a unit is ABSOLUTE when its heading, or a parent heading below the title,
+contains "absolute", "critical", "must", "never", "non-negotiable" or "always". A leading ``**Name**:``
+names the unit; category comes from the headings ("prefer…"/"style" → preference, "agent"/"workflow" →
+agent, else behavior).
+
+``MarkdownDocument.render`` writes the kept units back: the original bytes of each kept block, in file order,
+under the headings they belong to, so keeping every unit returns the file unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from ..errors import CtxBudgetError
+from .model import AuthorityLevel, MemoryCategory, MemoryRule
+
+
+class MarkdownError(CtxBudgetError, ValueError):
+    """An instruction file whose markers cannot be read; the message names the file and line."""
+
+
+_BOM = "\ufeff"
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_MARKER = re.compile(r"<!--\s*(absolute|default|priority\s*:\s*[^\s>]*)\s*-->", re.I)
+_ONLY_MARKERS = re.compile(r"\A(?:\s*<!--\s*(?:absolute|default|priority\s*:[^>]*?)\s*-->\s*)+\Z", re.I)
+_ITEM_START = re.compile(r"\A([ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|(?=\r?\n|\Z)))")
+_NAME = re.compile(r"\*\*([^*\n]+?)\*\*\s*[:—–-]\s*|\*\*([^*\n]+?):\*\*\s*")
+_ABSOLUTE_HEADING = re.compile(r"absolute|critical|\bmust\b|\bnever\b|non-negotiable|\balways\b", re.I)
+_ANCHOR_LINK = re.compile(r"\[[^\]]*\]\(#[^)]*\)")
+#: priority of a table of contents: the first unit to go, since a trimmed file's anchors may point nowhere
+TOC_PRIORITY = 5.0
+#: every unit's created_at: ranking ties fall back to file order, not clock time
+_CREATED = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` as lines with their own endings (``\\n``, ``\\r\\n`` or ``\\r`` — the ones CommonMark knows;
+    ``str.splitlines`` would also split at form feeds and U+2028)."""
+    return _LINE.findall(text)
+
+
+@dataclass
+class Block:
+    """Source lines ``[start, end)`` (blank lines after it excluded) and the context blocks it needs."""
+
+    kind: str  # frame | heading | lead | unit
+    start: int
+    end: int
+    parents: tuple[int, ...] = ()
+    level: int = 0  # heading level
+    title: str = ""  # heading text
+    unit: int = -1  # index into the document's rules, for kind == "unit"
+
+
+@dataclass
+class _Marks:
+    authority: AuthorityLevel | None = None
+    priority: float | None = None
+
+    def merge(self, other: _Marks) -> _Marks:
+        return _Marks(other.authority or self.authority,
+                      other.priority if other.priority is not None else self.priority)
+
+
+@dataclass
+class _Section:
+    block: int
+    level: int
+    title: str
+    marks: _Marks
+
+
+@dataclass
+class MarkdownDocument:
+    """A parsed instruction file: its blocks, its rules (one per unit block) and the renderer back."""
+
+    text: str
+    name: str
+    file: str
+    lines: list[str]
+    blocks: list[Block]
+    rules: list[MemoryRule]
+    bom: str = ""
+    #: per rule: the leading part of its first line (list marker) and the indent of its continuation lines
+    _shapes: list[tuple[int, str, int]] = field(default_factory=list)
+
+    @property
+    def newline(self) -> str:
+        for line in self.lines:
+            if line.endswith("\r\n"):
+                return "\r\n"
+            if line.endswith(("\n", "\r")):
+                return line[-1]
+        return "\n"
+
+    def _gap_before(self, index: int) -> list[str]:
+        start = self.blocks[index - 1].end if index else 0
+        return self.lines[start:self.blocks[index].start]
+
+    def unit_text(self, unit: int) -> str:
+        """The original text of a unit, markers included, blank lines after it excluded."""
+        block = self.blocks[self._unit_block(unit)]
+        return "".join(self.lines[block.start:block.end])
+
+    def _unit_block(self, unit: int) -> int:
+        return self._shapes[unit][0]
+
+    def render(self, kept: Iterable[MemoryRule], footer: str | None = None) -> str:
+        """The file with only the units of ``kept`` (rules of this document; a rule with changed text — a
+        shortened copy — replaces its unit's text) and their headings and leads, then ``footer`` as the last
+        line. Keeping every unit without a footer returns ``text`` exactly."""
+        by_id = {rule.id: k for k, rule in enumerate(self.rules)}
+        replaced: dict[int, MemoryRule] = {}
+        emit = {i for i, block in enumerate(self.blocks) if block.kind == "frame"}
+        for rule in kept:
+            k = by_id.get(rule.id)
+            if k is None:
+                raise ValueError(f"rule {rule.id!r} is not a unit of {self.file}")
+            block_index = self._unit_block(k)
+            emit.add(block_index)
+            emit.update(self.blocks[block_index].parents)
+            if rule.rule != self.rules[k].rule:
+                replaced[block_index] = rule
+        out: list[str] = [self.bom]
+        previous = -1
+        for i in sorted(emit):
+            if previous >= 0:
+                gap = self._gap_before(i)
+                if not gap and i != previous + 1:
+                    gap = self._gap_before(previous + 1)
+                out += gap
+            elif i == 0:
+                out += self._gap_before(0)
+            block = self.blocks[i]
+            out.append(self._block_text(i, replaced[i]) if i in replaced else
+                       "".join(self.lines[block.start:block.end]))
+            previous = i
+        if previous == len(self.blocks) - 1:
+            out += self.lines[self.blocks[-1].end:]
+        text = "".join(out)
+        if footer is not None:
+            if text and not text.endswith(("\n", "\r")):
+                text += self.newline
+            text += (self.newline if text.strip(_BOM + " \t\r\n") else "") + footer + self.newline
+        return text
+
+    def _block_text(self, block_index: int, rule: MemoryRule) -> str:
+        """A unit block re-written with ``rule.rule`` (a shortened copy): its marker lines, its list marker,
+        the new text indented as the item's continuation."""
+        block = self.blocks[block_index]
+        _, lead, indent = self._shapes[block.unit]
+        body_start = block.start
+        while body_start < block.end and _ONLY_MARKERS.match(self.lines[body_start]):
+            body_start += 1
+        head = "".join(self.lines[block.start:body_start])
+        nl = self.newline
+        new_lines = rule.rule.split("\n")
+        return head + lead + new_lines[0] + nl + "".join(" " * indent + line + nl for line in new_lines[1:])
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+def _marks(comment: str, file: str, line: int) -> _Marks:
+    marks = _Marks()
+    for match in _MARKER.finditer(comment):
+        word = match.group(1).lower()
+        if word in ("absolute", "default"):
+            marks.authority = AuthorityLevel(word)
+            continue
+        raw = word.split(":", 1)[1].strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not 0 <= value <= 100:
+            raise MarkdownError(f"{file}:{line + 1}: priority: {match.group(0)!r} is not a number between 0 and 100")
+        marks.priority = value
+    return marks
+
+
+def _category_for(titles: Sequence[str]) -> MemoryCategory:
+    lowered = " ".join(titles).lower()
+    if "prefer" in lowered or "style" in lowered:
+        return MemoryCategory.PREFERENCE
+    if "agent" in lowered or "workflow" in lowered:
+        return MemoryCategory.AGENT
+    return MemoryCategory.BEHAVIOR
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "rule"
+
+
+def _plain(line: str) -> str:
+    """A line as a short label: no list marker, heading marks, emphasis or HTML comment."""
+    line = _MARKER.sub("", line)
+    line = _ITEM_START.sub("", line).strip().lstrip("#>").strip()
+    line = re.sub(r"[*_`]+", "", line)
+    line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)
+    return " ".join(line.split())
+
+
+def _label(body: str) -> str:
+    """A unit's name when it has no ``**Name**:``: its first line as plain text (cut at 60 characters with
+    "…"); for code, the language and the first line of code."""
+    lines = body.split("\n")
+    fence = re.match(r"\s*(?:`{3,}|~{3,})\s*([\w+-]*)", lines[0])
+    if fence:
+        first = next((_plain(line) for line in lines[1:] if line.strip()), "")
+        label = f"{fence.group(1) or 'code'}: {first}".rstrip(": ")
+    else:
+        label = next((plain for plain in map(_plain, lines) if plain), "unit")
+    return label if len(label) <= 60 else label[:59].rstrip() + "…"
+
+
+class _Reader:
+    def __init__(self, text: str, name: str, file: str) -> None:
+        self.bom = _BOM if text.startswith(_BOM) else ""
+        self.text = text[len(self.bom):]
+        self.name, self.file = name, file
+        self.lines = split_lines(self.text)
+        self.blocks: list[Block] = []
+        self.sections: list[_Section] = []
+        self.pending = _Marks()
+        self.pending_start: int | None = None
+        self.units: list[tuple[int, str, dict[str, Any], _Marks]] = []  # block, kind, extra, marks
+        self.shapes: list[tuple[int, str, int]] = []
+        self.section_marks: dict[int, _Marks] = {}  # heading block → its marks, parents' merged in
+        self.pending_lead: tuple[int, _Marks] | None = None  # a lead paragraph waiting for its list
+
+    # --- blocks ----------------------------------------------------------------------------------------
+    def _trim(self, start: int, end: int) -> int:
+        while end > start + 1 and not self.lines[end - 1].strip():
+            end -= 1
+        return end
+
+    def _cover(self, start: int) -> None:
+        """Frame blocks for the non-blank lines between the last block and ``start`` (link definitions)."""
+        at = self.blocks[-1].end if self.blocks else 0
+        if self.pending_start is not None:
+            start = min(start, self.pending_start)
+        run: int | None = None
+        for n in range(at, start):
+            if self.lines[n].strip():
+                if run is None:
+                    run = n
+            elif run is not None:
+                self.blocks.append(Block("frame", run, n))
+                run = None
+        if run is not None:
+            self.blocks.append(Block("frame", run, self._trim(run, start)))
+
+    def _add(self, kind: str, start: int, end: int, **extra: Any) -> int:
+        self._cover(start)
+        if self.pending_start is not None:
+            start, self.pending_start = self.pending_start, None
+        block = Block(kind, start, self._trim(start, end), tuple(s.block for s in self.sections), **extra)
+        self.blocks.append(block)
+        return len(self.blocks) - 1
+
+    def _unit(self, start: int, end: int, kind: str, parents: tuple[int, ...] = (), *,
+              lead: str = "", indent: int = 0, marks: _Marks | None = None, **extra: Any) -> None:
+        own = self.pending.merge(marks or _Marks())
+        self.pending = _Marks()
+        index = self._add("unit", start, end, unit=len(self.units))
+        self.blocks[index].parents += parents
+        self.units.append((index, kind, extra, own))
+        self.shapes.append((index, lead, indent))
+
+    # --- the token walk ----------------------------------------------------------------------------------
+    def read(self) -> MarkdownDocument:
+        tokens = _parser().parse(self.text)
+        top = [i for i, t in enumerate(tokens) if t.level == 0 and t.map is not None]
+        position = 0
+        while position < len(top):
+            i = top[position]
+            token = tokens[i]
+            start, end = token.map or (0, 0)
+            nxt = tokens[top[position + 1]] if position + 1 < len(top) else None
+            position += 1
+            if token.type == "front_matter":
+                self._add("frame", start, end)
+            elif token.type == "heading_open":
+                self._heading(start, end, int(token.tag[1]), tokens[i + 1].content)
+            elif token.type == "html_block" and _ONLY_MARKERS.match(token.content):
+                self.pending = self.pending.merge(_marks(token.content, self.file, start))
+                if self.pending_start is None:
+                    self._cover(start)
+                    self.pending_start = start
+            elif token.type == "hr" and self.blocks and self.pending_start is None:
+                self._cover(start)
+                self.blocks[-1].end = self._trim(start, end)
+            elif token.type in ("bullet_list_open", "ordered_list_open"):
+                self._list(tokens, i, start, end)
+            elif token.type == "paragraph_open" and nxt is not None and nxt.type in (
+                "bullet_list_open", "ordered_list_open"
+            ) and tokens[i + 1].content.rstrip().endswith(":"):
+                lead = self._add("lead", start, end)
+                self.pending_lead = (lead, self.pending)
+                self.pending = _Marks()
+            elif token.type == "paragraph_open":
+                last = end
+                while position < len(top) and tokens[top[position]].type in ("fence", "code_block", "table_open"):
+                    last = (tokens[top[position]].map or (0, end))[1]
+                    position += 1
+                kind = "paragraph" if last == end else "paragraph+code"
+                self._unit(start, last, kind, atomic=last != end)
+            else:
+                kind = {"fence": "code", "code_block": "code", "table_open": "table", "blockquote_open": "quote",
+                        "html_block": "html", "hr": "rule"}.get(token.type, token.type)
+                self._unit(start, end, kind, atomic=True)
+        self._cover(len(self.lines))
+        if self.pending_start is not None:  # markers with nothing after them: kept as they are
+            self.blocks.append(Block("frame", self.pending_start, self._trim(self.pending_start, len(self.lines))))
+        return self._document()
+
+    def _heading(self, start: int, end: int, level: int, title: str) -> None:
+        while self.sections and self.sections[-1].level >= level:
+            self.sections.pop()
+        marks = self.sections[-1].marks.merge(self.pending) if self.sections else self.pending
+        self.pending = _Marks()
+        index = self._add("heading", start, end, level=level, title=title.strip())
+        self.sections.append(_Section(index, level, title.strip(), marks))
+        self.section_marks[index] = marks
+
+    def _list(self, tokens: list[Token], i: int, start: int, end: int) -> None:
+        lead, lead_marks = self.pending_lead or (None, _Marks())
+        self.pending_lead = None
+        parents = (lead,) if lead is not None else ()
+        close = next(j for j in range(i + 1, len(tokens)) if tokens[j].level == 0)
+        items = [j for j in range(i + 1, close) if tokens[j].type == "list_item_open" and tokens[j].level == 1]
+        inlines = [t.content for t in tokens[i:close] if t.type == "inline"]
+        if inlines and all(_ANCHOR_LINK.fullmatch(c.strip()) for c in inlines):
+            marks = _Marks(priority=TOC_PRIORITY).merge(lead_marks)
+            self._unit(start, end, "toc", parents, marks=marks, atomic=True)
+            return
+        for n, j in enumerate(items):
+            item_start, item_end = tokens[j].map or (start, end)
+            if n + 1 < len(items):  # lines up to the next item (blank ones are trimmed)
+                item_end = (tokens[items[n + 1]].map or (item_end, item_end))[0]
+            first = self.lines[item_start]
+            match = _ITEM_START.match(first)
+            marker = match.group(1) if match else ""
+            inline = _MARKER.match(first[len(marker):])
+            marks = lead_marks.merge(_marks(inline.group(0), self.file, item_start)) if inline else lead_marks
+            # one paragraph and nothing else: the only kind of item compression may shorten
+            simple = tokens[j + 1].type == "paragraph_open" and tokens[j + 4].type == "list_item_close"
+            width = len(marker.expandtabs(4))
+            self._unit(item_start, item_end, "item", parents, lead=marker, indent=width, marks=marks,
+                       atomic=not simple)
+
+    # --- rules ----------------------------------------------------------------------------------------------
+    def _document(self) -> MarkdownDocument:
+        rules: list[MemoryRule] = []
+        slug = _slug(self.name)
+        for k, (block_index, kind, extra, marks) in enumerate(self.units):
+            block = self.blocks[block_index]
+            headings = [self.blocks[p] for p in block.parents if self.blocks[p].kind == "heading"]
+            section = headings[-1].title if headings else ""
+            nearest = [p for p in block.parents if p in self.section_marks]
+            section_marks = self.section_marks[nearest[-1]] if nearest else _Marks()
+            strong = [h.title for n, h in enumerate(headings) if h.level > 1 or n == len(headings) - 1]
+            authority = marks.authority or section_marks.authority or (
+                AuthorityLevel.ABSOLUTE if any(_ABSOLUTE_HEADING.search(t) for t in strong) else AuthorityLevel.DEFAULT
+            )
+            priority = marks.priority if marks.priority is not None else section_marks.priority
+            body, name = self._body(k, block)
+            rules.append(MemoryRule(
+                id=f"{slug}-{k + 1}", category=_category_for([h.title for h in headings]),
+                name=name or _label(body), rule=body, authority=authority, scope=[],
+                source=f"file:{self.name}", created_at=_CREATED, priority=priority,
+                metadata={"section": section, "kind": kind, "line": block.start + 1, "file": self.file, **extra},
+            ))
+        return MarkdownDocument(text=self.bom + self.text, name=self.name, file=self.file, lines=self.lines,
+                                blocks=self.blocks, rules=rules, bom=self.bom, _shapes=self.shapes)
+
+    def _body(self, k: int, block: Block) -> tuple[str, str | None]:
+        """The unit's text for its rule and its ``**Name**:`` if it has one: marker lines, the list marker, an
+        inline marker comment and the name removed, continuation dedented, line ends as ``\\n``. The removed
+        start of the first line is kept as the unit's lead (a shortened copy is written after it)."""
+        index, marker, indent = self.shapes[k]
+        lines = [line.rstrip("\r\n") for line in self.lines[block.start:block.end]]
+        while lines and _ONLY_MARKERS.match(lines[0]):
+            lines.pop(0)
+        if not lines:
+            return "", None
+        first = lines[0]
+        at = len(marker)
+        inline = _MARKER.match(first, at)
+        if inline:
+            at = inline.end() + len(first[inline.end():]) - len(first[inline.end():].lstrip())
+        named = _NAME.match(first[at:])
+        name = (named.group(1) or named.group(2)).strip() if named and first[at + named.end():].strip() else None
+        if name is not None and named is not None:
+            at += named.end()
+        self.shapes[k] = (index, first[:at], indent)
+        lines[0] = first[at:]
+        if marker:
+            lines[1:] = [line[indent:] if line[:indent].strip() == "" else line.lstrip()
+                         for line in (raw.expandtabs(4) if raw.startswith("\t") else raw for raw in lines[1:])]
+        return "\n".join(lines), name
+
+
+def parse_markdown(text: str, name: str = "instructions", *, file: str | None = None) -> MarkdownDocument:
+    """Read an instruction file (conventions in the module docstring); errors name ``file`` (default
+    ``name``), rule ids are ``<name slug>-<n>``."""
+    reader = _Reader(text, name, file or name)
+    return reader.read()
+
+
+def rules_from_markdown(text: str, source_name: str = "instructions", *, file: str | None = None) -> list[MemoryRule]:
+    """The rules of a Markdown instruction file, one per unit, in file order."""
+    return parse_markdown(text, source_name, file=file).rules
