@@ -63,17 +63,19 @@ class FitResult:
 
     @property
     def shortened(self) -> list[MemoryRule]:
-        """Included rules that compression changed (shortened text, or scope and source dropped)."""
-        return [r for r in self.included if r.metadata and r.metadata.get("compressed")]
+        """Included rules whose written text compression changed: cut text, and in the generated layout also
+        dropped scope, source and condition lines (which the Markdown layout never writes)."""
+        key = "shortened" if self.layout == "markdown" else "compressed"
+        return [r for r in self.included if r.metadata and r.metadata.get(key)]
 
     def units(self) -> list[dict[str, Any]]:
         """Every input rule: id, name, line (Markdown), tokens, and status kept / shortened / left out."""
         stats = self.allocation.allocation_stats
         costs = stats["rule_tokens"]
         status: dict[int, tuple[str, MemoryRule]] = {}
+        shortened = {id(r) for r in self.shortened}
         for position, rule in zip(stats["included_indices"], self.allocation.rules_included, strict=True):
-            changed = bool(rule.metadata and rule.metadata.get("compressed"))
-            status[position] = ("shortened" if changed else "kept", rule)
+            status[position] = ("shortened" if id(rule) in shortened else "kept", rule)
         for position, rule in zip(stats["skipped_indices"], self.allocation.rules_skipped, strict=True):
             status[position] = ("left out", rule)
         rows = []

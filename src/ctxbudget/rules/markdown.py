@@ -17,7 +17,7 @@ Authority and priority (``docs/markdown.md`` has examples): an ``<!-- absolute -
 unit of its section; otherwise a unit is ABSOLUTE when its heading, or a parent heading below the title,
 contains "absolute", "critical", "must", "never", "non-negotiable" or "always". A leading ``**Name**:``
 names the unit; category comes from the headings ("prefer…"/"style" → preference, "agent"/"workflow" →
-agent, else behavior).
+agent, else behavior; the title — a level-1 heading over the unit's own — counts for neither).
 
 ``MarkdownDocument.render`` writes the kept units back: the original bytes of each kept block, in file order,
 under the headings they belong to, so keeping every unit returns the file unchanged.
@@ -140,7 +140,10 @@ class MarkdownDocument:
         line. Keeping every unit without a footer returns ``text`` exactly."""
         by_id = {rule.id: k for k, rule in enumerate(self.rules)}
         replaced: dict[int, MemoryRule] = {}
-        emit = {i for i, block in enumerate(self.blocks) if block.kind == "frame"}
+        kept = list(kept)
+        everything = {rule.id for rule in kept} >= set(by_id)
+        # all kept: every block, headings of empty sections too; else only what a kept unit needs
+        emit = {i for i, block in enumerate(self.blocks) if block.kind == "frame" or everything}
         for rule in kept:
             k = by_id.get(rule.id)
             if k is None:
@@ -208,11 +211,14 @@ def _marks(comment: str, file: str, line: int) -> _Marks:
 
 
 def _category_for(titles: Sequence[str]) -> MemoryCategory:
-    lowered = " ".join(titles).lower()
-    if "prefer" in lowered or "style" in lowered:
-        return MemoryCategory.PREFERENCE
-    if "agent" in lowered or "workflow" in lowered:
-        return MemoryCategory.AGENT
+    """From the nearest heading that names one (``titles`` nearest last): "prefer…"/"style" → preference,
+    "agent"/"workflow" → agent; else behavior."""
+    for title in reversed(titles):
+        lowered = title.lower()
+        if "prefer" in lowered or "style" in lowered:
+            return MemoryCategory.PREFERENCE
+        if "agent" in lowered or "workflow" in lowered:
+            return MemoryCategory.AGENT
     return MemoryCategory.BEHAVIOR
 
 
@@ -225,7 +231,7 @@ def _plain(line: str) -> str:
     line = _MARKER.sub("", line)
     line = _ITEM_START.sub("", line).strip().lstrip("#>").strip()
     line = re.sub(r"[*_`]+", "", line)
-    line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)
+    line = re.sub(r"!?\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])?", r"\1", line)
     return " ".join(line.split())
 
 
@@ -256,6 +262,7 @@ class _Reader:
         self.shapes: list[tuple[int, str, int]] = []
         self.section_marks: dict[int, _Marks] = {}  # heading block → its marks, parents' merged in
         self.pending_lead: tuple[int, _Marks] | None = None  # a lead paragraph waiting for its list
+        self.names: dict[int, str] = {}  # unit → its name, where the unit's text does not give one
 
     # --- blocks ----------------------------------------------------------------------------------------
     def _trim(self, start: int, end: int) -> int:
@@ -361,6 +368,7 @@ class _Reader:
         inlines = [t.content for t in tokens[i:close] if t.type == "inline"]
         if inlines and all(_ANCHOR_LINK.fullmatch(c.strip()) for c in inlines):
             marks = _Marks(priority=TOC_PRIORITY).merge(lead_marks)
+            self.names[len(self.units)] = "table of contents"
             self._unit(start, end, "toc", parents, marks=marks, atomic=True)
             return
         for n, j in enumerate(items):
@@ -395,8 +403,8 @@ class _Reader:
             priority = marks.priority if marks.priority is not None else section_marks.priority
             body, name = self._body(k, block)
             rules.append(MemoryRule(
-                id=f"{slug}-{k + 1}", category=_category_for([h.title for h in headings]),
-                name=name or _label(body), rule=body, authority=authority, scope=[],
+                id=f"{slug}-{k + 1}", category=_category_for(strong),
+                name=name or self.names.get(k) or _label(body), rule=body, authority=authority, scope=[],
                 source=f"file:{self.name}", created_at=_CREATED, priority=priority,
                 metadata={"section": section, "kind": kind, "line": block.start + 1, "file": self.file, **extra},
             ))
