@@ -30,3 +30,35 @@ def test_the_documented_counter_example_is_what_it_says() -> None:
     assert counter.count("hello world") == 2
     assert counter.count_batch(["a", "b", "a"]) == [1, 1, 1]
     assert counter.provenance()["tokenizer_id"].startswith("tiktoken:cl100k_base@")
+
+
+def test_the_before_and_after_is_what_fit_writes(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Before and after", 1)[1]
+    command, summary = re.search(r"```console\n\$ (.*?)\n(.*?)\n```", section, re.S).groups()  # type: ignore[union-attr]
+    args = command.split()[1:]
+    args[args.index("examples/monorepo/CLAUDE.md")] = str(ROOT / "examples" / "monorepo" / "CLAUDE.md")
+    done = subprocess.run([sys.executable, "-m", "ctxbudget.cli.main", *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", summary + "\n")
+    excerpt = re.search(r"```markdown\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    assert (tmp_path / "AGENTS.md").read_text(encoding="utf-8").endswith(excerpt)
+    source = ROOT / "examples" / "monorepo" / "CLAUDE.md"
+    assert len(source.read_text(encoding="utf-8").splitlines()) == 398
+
+
+def test_the_conventions_example_in_docs_reads_as_annotated() -> None:
+    from ctxbudget import parse_markdown
+
+    docs = (ROOT / "docs" / "markdown.md").read_text(encoding="utf-8")
+    example = docs.split("```markdown\n")[2].split("```")[0]
+    expected = [re.search(r"← (.*)$", line).group(1) for line in example.splitlines() if "←" in line]  # type: ignore[union-attr]
+    rules = parse_markdown(re.sub(r" +←.*", "", example), "CLAUDE").rules
+    assert len(rules) == len(expected) == 5
+    for rule, note in zip(rules, expected, strict=True):
+        assert note.startswith(rule.authority.value)
+        if rule.priority is not None:
+            assert f"priority {rule.priority:g}" in note
+        elif rule.authority.value == "default":
+            assert "priority 50" in note
+    assert rules[3].name == "Naming"
