@@ -47,6 +47,7 @@ def test_the_corpus_covers_what_it_claims() -> None:
         assert needle in joined, needle
 
 
+@pytest.mark.guarantee(53)
 @pytest.mark.parametrize("path", CORPUS + BUNDLED, ids=lambda p: p.name)
 @pytest.mark.parametrize("model", ["gpt-5-codex", "claude", "gemini-2.5-pro"])
 def test_a_budget_larger_than_the_file_returns_it_unchanged(path: Path, model: str) -> None:
@@ -57,6 +58,7 @@ def test_a_budget_larger_than_the_file_returns_it_unchanged(path: Path, model: s
     assert result.tokens == TokenCounter.count_tokens(text, model)
 
 
+@pytest.mark.guarantee(53)
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.name)
 def test_trimmed_files_are_whole_units_in_file_order_under_their_headings(path: Path) -> None:
     doc = document(path)
@@ -148,6 +150,7 @@ def test_a_commands_block_under_a_heading_is_kept_whole_when_it_fits() -> None:
         assert "bun test --coverage      // runs every package's tests\nbun run lint\n```" in tight.text
 
 
+@pytest.mark.guarantee(54)
 def test_fenced_code_is_never_flattened_or_cut() -> None:
     """On one real CLAUDE.md 61 of 106 code lines were lost: here every fence of the corpus is kept whole."""
     for path in CORPUS:
@@ -218,6 +221,7 @@ def test_sources_are_shown_when_rules_come_from_several() -> None:
     assert "  - Source: file:A" in text and "  - Source: file:B" in text
 
 
+@pytest.mark.guarantee(55)
 def test_the_footer_counts_exactly_the_units_left_out() -> None:
     """The footer said 4 where 10 were skipped, 3 where 134 were."""
     for path in CORPUS[:6]:
@@ -236,6 +240,7 @@ def test_the_footer_counts_exactly_the_units_left_out() -> None:
         assert match is not None and int(match.group(1)) == len(result.skipped) > 0
 
 
+@pytest.mark.guarantee(55)
 @pytest.mark.parametrize("strategy", ["priority", "round_robin", "equal"])
 @pytest.mark.parametrize("layout", ["markdown", "generated"])
 def test_the_text_holds_exactly_the_managers_choice(strategy: str, layout: str) -> None:
@@ -266,6 +271,7 @@ def test_strategies_give_different_texts_when_they_choose_differently() -> None:
     assert len(set(texts.values())) >= 2
 
 
+@pytest.mark.guarantee(54)
 def test_compression_shortens_only_where_it_lets_more_fit_and_says_which() -> None:
     """`--compression simple|intelligent` never changed the output."""
     prose = "\n\n".join(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter as Multiset
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
@@ -77,6 +78,7 @@ def fences(text: str) -> Multiset[str]:
     return Multiset(t.content for t in MarkdownIt("commonmark").parse(text) if t.type == "fence")
 
 
+@pytest.mark.guarantee(56)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents(), st.integers(0, 600), MODELS)
 def test_fit_writes_a_faithful_trim(text: str, budget: int, model: str) -> None:
