@@ -216,9 +216,15 @@ def test_generated_layout_of_markdown_rules_is_clean() -> None:
 
 
 def test_sources_are_shown_when_rules_come_from_several() -> None:
-    rules = [*parse_markdown("- one rule here\n", "A").rules, *parse_markdown("- another rule\n", "B").rules]
-    text = fit(rules, "claude", 10_000).text
-    assert "  - Source: file:A" in text and "  - Source: file:B" in text
+    from ctxbudget import MemoryRule
+
+    def rule(n: int, source: str) -> MemoryRule:
+        return MemoryRule(id=f"r{n}", category="behavior", name=f"R{n}", rule=f"Rule {n}.", authority="default",
+                          scope=[], source=source)
+
+    assert "Source:" not in fit([rule(1, "team"), rule(2, "team")], "claude", 10_000).text
+    text = fit([rule(1, "team"), rule(2, "learned")], "claude", 10_000).text
+    assert "  - Source: team" in text and "  - Source: learned" in text
 
 
 @pytest.mark.guarantee(55)

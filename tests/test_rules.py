@@ -216,9 +216,10 @@ def test_markdown_conventions() -> None:
         ("claude-7", "default", "agent", "Always plan first.", "Always plan first.", None, "item"),
         ("claude-8", "default", "behavior", "Some prose rule", "Some prose rule\nover two lines.", None, "paragraph"),
     ]
-    assert rules[1].source == "file:CLAUDE"
+    assert rules[1].source == ""  # the file is in the metadata; costs are of the text alone
     assert rules[1].metadata == {"section": "Critical rules", "kind": "item", "line": 6, "file": "CLAUDE",
-                                 "atomic": False}
+                                 "atomic": False, "named": False}
+    assert rules[2].metadata is not None and rules[2].metadata["named"] is True
     assert rules_from_markdown(MARKDOWN, "CLAUDE") == rules  # deterministic
 
 

@@ -15,7 +15,8 @@ model's counter — shrunk by the measured excess until the text fits, then grow
 bisected towards the smallest allowance found too large. So the returned ``tokens`` is the exact count of
 ``text``, ``included`` and ``skipped`` are the allocation's, and the footer number is ``len(skipped)``. When
 the ABSOLUTE rules alone do not fit, the text holds them all and the result says ``over_budget``. A budget too
-small for even the footer gets the text without it (``metadata["footer"]`` says whether the text has one).
+small for even the footer gets the text without it, with the units that fit in the room it leaves
+(``metadata["footer"]`` says whether the text has one).
 """
 
 from __future__ import annotations
@@ -59,14 +60,9 @@ class FitResult:
     provenance: dict[str, Any]
     allocation: BudgetAllocation
     layout: str = "generated"
+    #: included rules whose written text compression changed (cut text; dropped scope/source/condition lines)
+    shortened: list[MemoryRule] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def shortened(self) -> list[MemoryRule]:
-        """Included rules whose written text compression changed: cut text, and in the generated layout also
-        dropped scope, source and condition lines (which the Markdown layout never writes)."""
-        key = "shortened" if self.layout == "markdown" else "compressed"
-        return [r for r in self.included if r.metadata and r.metadata.get(key)]
 
     def units(self) -> list[dict[str, Any]]:
         """Every input rule: id, name, line (Markdown), tokens, and status kept / shortened / left out."""
@@ -153,6 +149,81 @@ class _GeneratedLayout:
         return self.adapter.render_selection(allocation.rules_included, skipped, self.options)
 
 
+@dataclass
+class _Found:
+    allocation: BudgetAllocation
+    text: str
+    tokens: int
+    allowance: int
+    footer: bool
+
+
+class _Search:
+    """The allowance whose allocation, written out, fits the budget: shrunk by the measured excess (then by
+    halves) until the text fits, then grown by the measured slack and bisected towards the smallest allowance
+    found too large. Every round is one allocation (its costs come from the counter's cache after the first)
+    and one count of the whole text."""
+
+    def __init__(self, manager: TokenBudgetManager, items: list[MemoryRule], model: str,
+                 renderer: _MarkdownLayout | _GeneratedLayout, counter: Counter, budget: int) -> None:
+        self.manager, self.items, self.model = manager, items, model
+        self.renderer, self.counter, self.budget = renderer, counter, budget
+        self.frame = counter.count(renderer.render(None)) if items else 0
+        self.rounds = 0
+
+    def attempt(self, allowance: int, footer: bool) -> _Found:
+        self.rounds += 1
+        allocation = self.manager.allocate_budget(self.items, allowance, self.model)
+        text = self.renderer.render(allocation, footer_allowed=footer)
+        return _Found(allocation, text, self.counter.count(text), allowance, footer)
+
+    def run(self, footer: bool) -> _Found:
+        budget = self.budget
+        best = self.attempt(max(0, budget - (self.frame if footer else 0)), footer)
+        over: int | None = None  # the smallest allowance known to give too long a text
+        shrinks = 0
+        while best.tokens > budget and best.allowance > 0:
+            over = best.allowance
+            shrinks += 1
+            excess = best.tokens - budget
+            smaller = max(0, best.allowance - excess) if shrinks <= _SHRINK_ROUNDS else best.allowance // 2
+            best = self.attempt(smaller, footer)
+        low = best  # the largest allowance known to fit; ``best`` is the fullest text found
+        for _ in range(_GROW_ROUNDS):
+            if low.tokens > budget or not _room_to_grow(low.allocation):
+                break
+            step = budget - low.tokens
+            if over is not None and low.allowance + step >= over:
+                step = (over - low.allowance) // 2
+            if step <= 0:
+                break
+            trial = self.attempt(low.allowance + step, footer)
+            if trial.tokens > budget:
+                over = trial.allowance
+                continue
+            low = trial
+            # more allowance is not always a fuller text (a long rule may displace two short ones)
+            if trial.tokens >= best.tokens:
+                best = trial
+        return best
+
+
+def _written_shorter(original: MemoryRule, chosen: MemoryRule, shows_sources: bool) -> bool:
+    """Whether compression changed what is written for a rule: its text cut, or (generated layout) a scope or
+    condition line dropped, or a source line where sources are shown."""
+    if chosen is original:
+        return False
+    if chosen.rule != original.rule:
+        return True
+    return bool(original.scope or original.conditions or (shows_sources and original.source))
+
+
+def _room_to_grow(allocation: BudgetAllocation) -> bool:
+    """More allowance could change the text: a rule is left out, or one is in only as a shortened copy."""
+    return bool(allocation.rules_skipped) or any(
+        r.metadata and r.metadata.get("shortened") for r in allocation.rules_included)
+
+
 def _documents(source: Any) -> list[MarkdownDocument] | None:
     if isinstance(source, MarkdownDocument):
         return [source]
@@ -208,50 +279,24 @@ def fit(
         adapter = adapter_type(max_context_tokens=max(budget, 1), counter=counter)
         renderer = _GeneratedLayout(adapter, options)
 
-    def attempt(allowance: int) -> tuple[BudgetAllocation, str, int]:
-        allocation = manager.allocate_budget(items, allowance, model)
-        text = renderer.render(allocation)
-        return allocation, text, counter.count(text)
-
-    frame = counter.count(renderer.render(None)) if items else 0
-    allowance = max(0, budget - frame)
-    rounds = 1
-    allocation, text, tokens = attempt(allowance)
-    over: int | None = None  # the smallest allowance known to give too long a text
-    # shrink: by the measured excess at first, then by halves (each round lowers the allowance)
-    while tokens > budget and allowance > 0:
-        over = allowance
-        excess = tokens - budget
-        allowance = max(0, allowance - excess) if rounds <= _SHRINK_ROUNDS else allowance // 2
-        rounds += 1
-        allocation, text, tokens = attempt(allowance)
-    # grow: by the measured slack, then bisect towards the smallest allowance known to be too much
-    grows = 0
-    while tokens <= budget and allocation.rules_skipped and grows < _GROW_ROUNDS:
-        step = budget - tokens
-        if over is not None and allowance + step >= over:
-            step = (over - allowance) // 2
-        if step <= 0:
-            break
-        grows += 1
-        trial = attempt(allowance + step)
-        if trial[2] > budget:
-            over = allowance + step
-            continue
-        allowance += step
-        allocation, text, tokens = trial
-    rounds += grows
-    footer = bool(allocation.rules_skipped)
-    if tokens > budget and not any(r.is_absolute for r in allocation.rules_included):
-        # a budget smaller than the footer: the footer goes rather than the budget
-        bare = renderer.render(allocation, footer_allowed=False)
-        bare_tokens = counter.count(bare)
-        if bare_tokens < tokens:
-            text, tokens, footer = bare, bare_tokens, False
+    search = _Search(manager, items, model, renderer, counter, budget)
+    found = search.run(footer=True)
+    if found.tokens > budget and not any(r.is_absolute for r in found.allocation.rules_included):
+        # a budget smaller than the footer: the footer gives way, and the units it leaves room for come in
+        bare = search.run(footer=False)
+        if bare.tokens < found.tokens or (bare.tokens <= budget and len(bare.allocation.rules_included) > len(
+                found.allocation.rules_included)):
+            found = bare
+    allocation, text, tokens = found.allocation, found.text, found.tokens
+    shows_sources = chosen_layout == "generated" and len({r.source for r in items}) > 1
+    positions = allocation.allocation_stats["included_indices"]
+    shortened = [r for position, r in zip(positions, allocation.rules_included, strict=True)
+                 if _written_shorter(items[position], r, shows_sources)]
     return FitResult(
         text=text, tokens=tokens, budget=budget, tool=spec.agent, included=list(allocation.rules_included),
         skipped=list(allocation.rules_skipped), over_budget=tokens > budget, provenance=counter.provenance(),
-        allocation=allocation, layout=chosen_layout,
-        metadata={"allowance": allowance, "rounds": rounds, "frame_tokens": frame, "footer": footer,
+        allocation=allocation, layout=chosen_layout, shortened=shortened,
+        metadata={"allowance": found.allowance, "rounds": search.rounds, "frame_tokens": search.frame,
+                  "footer": found.footer and bool(allocation.rules_skipped),
                   "overflow_tokens": max(0, tokens - budget)},
     )

@@ -39,7 +39,7 @@ def add_parser(sub: Any) -> None:
                         "generated layout (the only one for rules files)")
     p.add_argument("--stdin-format", choices=sorted(KINDS), default="md", help="what - is (default: md)")
     p.add_argument("--render", action="store_true", help="print the text (the summary goes to stderr)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the text to FILE (atomically)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the text to FILE (atomically; - for stdout)")
     p.add_argument("--in-place", action="store_true",
                    help="allow writing over an input file (without -o: the one input file)")
     p.add_argument("-q", "--quiet", action="store_true", help="with --render or -o: only the summary line")
@@ -47,21 +47,34 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+def _names(paths: list[str]) -> list[str]:
+    """The rule-id stem of each input: its file stem, or its path when two inputs share a stem (the nested
+    CLAUDE.md files of a monorepo)."""
+    stems = [("stdin" if p == "-" else Path(p).stem) for p in paths]
+    return [stem if stems.count(stem) == 1 else _path_name(p) for stem, p in zip(stems, paths, strict=True)]
+
+
+def _path_name(path: str) -> str:
+    """``api-CLAUDE`` for ``…/api/CLAUDE.md``: the folder the file is in, then its stem."""
+    resolved = Path(path).resolve()
+    return f"{resolved.parent.name}-{resolved.stem}" if resolved.parent.name else resolved.stem
+
+
 def _load(paths: list[str], stdin_format: str) -> list[MarkdownDocument] | list[MemoryRule]:
     """Every input: all Markdown → their documents; otherwise their rules (Markdown units included)."""
     if paths.count("-") > 1:
         raise UsageError("- (stdin) can be given only once")
     loaded: list[MarkdownDocument | list[MemoryRule]] = []
-    for path in paths:
-        if path == "-":
-            loaded.append(load_document("<stdin>", text=sys.stdin.read(), kind=stdin_format, name="stdin"))
-        elif not Path(path).is_file():
-            raise UsageError(f"no such file: {path}" if not Path(path).exists() else f"{path}: not a file")
-        else:
-            try:
-                loaded.append(load_document(path))
-            except RulesFileError as exc:
-                raise UsageError(str(exc)) from None
+    for path, name in zip(paths, _names(paths), strict=True):
+        try:
+            if path == "-":
+                loaded.append(load_document("<stdin>", text=sys.stdin.read(), kind=stdin_format, name=name))
+            elif not Path(path).is_file():
+                raise UsageError(f"no such file: {path}" if not Path(path).exists() else f"{path}: not a file")
+            else:
+                loaded.append(load_document(path, name=name))
+        except RulesFileError as exc:
+            raise UsageError(str(exc)) from None
     seen: dict[str, str] = {}
     for path, item in zip(paths, loaded, strict=True):
         for rule in item.rules if isinstance(item, MarkdownDocument) else item:
@@ -74,6 +87,7 @@ def _load(paths: list[str], stdin_format: str) -> list[MarkdownDocument] | list[
 
 
 def _output_path(args: argparse.Namespace) -> Path | None:
+    """Where the text goes (None: nowhere, or stdout for ``-o -``); a symlink is written through."""
     inputs = [Path(p).resolve() for p in args.rules if p != "-"]
     if args.output is None:
         if not args.in_place:
@@ -81,7 +95,12 @@ def _output_path(args: argparse.Namespace) -> Path | None:
         if len(inputs) != 1 or "-" in args.rules:
             raise UsageError("--in-place without -o needs exactly one input file")
         return inputs[0]
+    if args.output == "-":
+        args.render = True
+        return None
     out = Path(args.output)
+    if out.is_symlink():
+        out = out.resolve()
     if out.resolve() in inputs and not args.in_place:
         raise UsageError(f"-o {args.output} is an input file; add --in-place to overwrite it")
     if out.is_dir():
@@ -110,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--budget {args.budget} is outside the configured limits for {model}")
     result = fit(source, model, args.budget, strategy=args.strategy, compression=args.compression, config=config,
                  layout=args.layout)
+    inputs = {Path(p).resolve() for p in args.rules if p != "-"}
+    if output is not None and output.resolve() in inputs and result.layout != "markdown":
+        raise UsageError(f"{output}: --in-place rewrites an instruction file as itself, trimmed; the "
+                         f"{result.layout} layout would replace it with other text")
     status = EXIT_OVER if result.over_budget else EXIT_OK
     if output is not None:
         atomic_write_text(output, result.text, mode=_mode_of(output))
@@ -149,8 +172,12 @@ def _summary(result: FitResult, output: Path | None) -> str:
              f"{kept} kept", f"{len(result.shortened)} shortened", f"{len(result.skipped)} left out"]
     line = ", ".join(parts) + f" ({result.provenance['kind']}: {result.provenance['tokenizer_id']})"
     if result.over_budget:
-        why = ("the absolute rules alone do not fit" if any(r.is_absolute for r in result.included)
-               else "the file's front matter and link definitions alone do not fit")
+        if any(r.is_absolute for r in result.included):
+            why = "the absolute rules alone do not fit"
+        elif result.layout == "markdown":
+            why = "the file's front matter and link definitions alone do not fit"
+        else:
+            why = "the layout's header alone does not fit"
         line += f" — OVER BUDGET by {result.tokens - result.budget:,}: {why}"
     if output is not None:
         line += f"; wrote {output}"

@@ -131,16 +131,20 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
 def multi_line(text: str) -> str:
     """``text`` with its line breaks normalised to ``"\\n"`` and trailing spaces removed; blank lines are
     removed too, so a rule never adds a blank line inside its block — except inside fenced code, which is
-    kept verbatim."""
+    kept verbatim, and before indented code, which needs one."""
     lines: list[str] = []
     fence: str | None = None
-    for line in text.strip().splitlines():
+    source = text.strip().splitlines()
+    for n, line in enumerate(source):
         opening = _FENCE.match(line)
         if fence is None and opening:
             fence = opening.group(1)
         elif fence is not None and opening and opening.group(1).startswith(fence) and not line.strip(" `~"):
             fence = None
-        if line.strip() or fence is not None:
+        # a blank line before indented code is what makes it code
+        before_code = n + 1 < len(source) and source[n + 1].startswith(("    ", "\t")) and bool(lines) and (
+            not lines[-1].startswith(("    ", "\t")))
+        if line.strip() or fence is not None or before_code:
             lines.append(line.rstrip())
     return "\n".join(lines)
 
@@ -150,18 +154,10 @@ def starts_block(line: str) -> bool:
     return bool(_FENCE.match(line)) or line.lstrip().startswith("|")
 
 
-def _plain(text: str) -> str:
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    return " ".join(re.sub(r"[*_`#>]+", "", text).split()).lower()
-
-
 def name_is_redundant(rule: MemoryRule) -> bool:
-    """True when the rule's name is only its first line, or a cut-off start of it ending in "…" (the labels
-    given to unnamed units of Markdown instruction files), so layouts render the text alone."""
-    name, first = _plain(rule.name), _plain(rule.rule.strip().split("\n", 1)[0])
-    if not name:
-        return False
-    return name == first or (name.endswith("…") and first.startswith(name[:-1].rstrip()))
+    """True for a rule read from a Markdown instruction file without a ``**Name**:`` of its own: its name is
+    only a label made from its text (``metadata["named"]`` is False), so layouts render the text alone."""
+    return rule.metadata is not None and rule.metadata.get("named") is False
 
 
 def display_name(rule: MemoryRule) -> str:

@@ -30,8 +30,8 @@ These are recommended practices unless explicitly overridden by the user or PRD.
 ```
 
 Categories are sorted by value, a category's bullets are consecutive lines in ranking order. A rule's further
-lines are indented under its bullet, so nested lists and code stay inside it. A name that only repeats the
-start of the text (as names read from Markdown files do) is not rendered: ``- <rule>``. A rule flagged
+lines are indented under its bullet, so nested lists and code stay inside it. A rule read from a Markdown
+file without a name of its own (``metadata["named"]`` false) renders as ``- <rule>``. A rule flagged
 ``metadata["shortened"]`` renders as ``- **<name> (shortened)**: <rule>`` (or ``- <rule> (shortened)``).
 Sources are rendered only when the rules come from more than one source.
 """

@@ -21,7 +21,7 @@ Condition: <condition>
 Every rule is its own block; ``n`` runs continuously over the included rules (ABSOLUTE first, then DEFAULT in
 ranking order). Sources are never rendered in this format (``include_sources`` is accepted and validated for
 a uniform option set). A rule flagged ``metadata["shortened"]`` renders as ``[n] <name> (shortened) (<Category>)``.
-A name that only repeats the start of the text is not rendered: ``[n] (<Category>)``.
+A rule read from a Markdown file without a name of its own renders as ``[n] (<Category>)``.
 """
 
 from __future__ import annotations

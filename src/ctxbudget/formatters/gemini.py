@@ -17,9 +17,10 @@ Follow these guidelines unless explicitly overridden:
 ```
 
 A section is one block: heading, instruction line, then its rules on consecutive lines, numbered from 1 in
-each section in ranking order. Sources are never rendered in this format (``include_sources`` is accepted and
-validated for a uniform option set). A rule flagged ``metadata["shortened"]`` renders as
-``n. <name> (shortened): <rule>``. A name that only repeats the start of the text is not rendered: ``n. <rule>``.
+each section in ranking order; a rule's further lines are indented by three spaces under its number. Sources
+are never rendered in this format (``include_sources`` is accepted and validated for a uniform option set). A
+rule flagged ``metadata["shortened"]`` renders as ``n. <name> (shortened): <rule>``. A rule read from a
+Markdown file without a name of its own renders as ``n. <rule>``.
 """
 
 from __future__ import annotations
@@ -54,13 +55,16 @@ class GoogleGeminiAdapter(FixedLayoutAdapter):
 
     # --- layout -------------------------------------------------------------------------------------------
     def _rule_prefix(self, number: int) -> str:
-        return f"{number}. "
+        return f"{number}."  # the body adds the space, unless the rule starts with code on the next line
 
     def _rule_body(self, rule: MemoryRule, opts: FormatOptions) -> str:
         name, text = titled(rule)
-        if starts_block(text):  # a fence or table starts its own line
-            text = "\n" + text
-        lines = [(f"{name}: {text}" if name else text).rstrip(" ")]
+        first, *rest = text.split("\n")
+        if starts_block(first):  # a fence or table starts a line of its own
+            first, rest = "", [first, *rest]
+        head = f"{name}: {first}" if name else first
+        # further lines are indented under the number, so nested lists and code stay in the rule
+        lines = [f" {head}".rstrip(), *(f"   {line}" if line else "" for line in rest)]
         if not opts.compact:
             scope, condition = scope_text(rule), condition_text(rule)
             if scope:

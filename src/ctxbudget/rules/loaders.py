@@ -157,8 +157,8 @@ def kind_of(path: str | Path) -> str:
     for kind, suffixes in KINDS.items():
         if suffix in suffixes:
             return kind
-    raise RulesFileError(f"{path}: unsupported rules file type {suffix or '(none)'}; "
-                         "use .yaml, .json, .toml or .md")
+    known = ", ".join(s for suffixes in KINDS.values() for s in suffixes)
+    raise RulesFileError(f"{path}: unsupported rules file type {suffix or '(none)'}; use one of {known}")
 
 
 def read_text(path: str | Path) -> str:
