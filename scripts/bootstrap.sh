@@ -30,6 +30,18 @@ if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
     fi
 fi
 
+# The Redis tier is tested against a real server that each test starts on a free 127.0.0.1 port.
+if ! command -v redis-server >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get install -y -q redis-server >/dev/null 2>&1 ||
+            { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q redis-server >/dev/null; }
+        # the package starts a system-wide server; the tests start their own
+        (systemctl disable --now redis-server || service redis-server stop) >/dev/null 2>&1 || true
+    else
+        echo "warning: no redis-server: the Redis tier's tests will be skipped" >&2
+    fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
     "$(find_python)" -m venv .venv
 fi

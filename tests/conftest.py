@@ -6,10 +6,12 @@ import random
 import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
 from ctxbudget import TokenCounter, TokenizerFactory
+from ctxbudget.counting import persistent
 from ctxbudget.counting.routes import invalidate_routes
 from ctxbudget.models.registry import reset_tools, set_claude_model
 from ctxbudget.tokenizers.base import TokenizerType
@@ -51,6 +53,10 @@ def _clean_state(_vocab_cache_dir: str, monkeypatch: pytest.MonkeyPatch) -> Iter
     # parsed vocabularies go to a suite-wide temp dir, never the user's ~/.cache
     monkeypatch.setenv("CTXBUDGET_CACHE_DIR", _vocab_cache_dir)
     monkeypatch.delenv("CTXBUDGET_NO_VOCAB_CACHE", raising=False)
+    # the CLI's persistent count cache too (and no store left configured by an earlier test)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(Path(_vocab_cache_dir) / "xdg-cache"))
+    monkeypatch.delenv("CTXBUDGET_CACHE", raising=False)
+    persistent.configure(None)
     TokenCounter.reset_cache()
     TokenCounter.initialize_cache()  # what a fresh process has: the default process-wide cache
     TokenCounter.reset_performance_metrics()
@@ -64,6 +70,7 @@ def _clean_state(_vocab_cache_dir: str, monkeypatch: pytest.MonkeyPatch) -> Iter
     for tool in ("claude", "codex", "gemini", "gpt", "openai", "palm", "stub", "counting"):
         unregister_backend(tool)
     set_claude_model(None)
+    persistent.configure(None)
     TokenCounter.reset_cache()
 
 

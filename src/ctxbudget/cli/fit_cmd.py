@@ -19,6 +19,7 @@ from ..models.registry import resolve_model
 from ..rules.loaders import KINDS, RulesFileError, load_document
 from ..rules.markdown import MarkdownDocument
 from ..rules.model import MemoryRule
+from .cache_cmd import add_cache_options, use_persistent_cache
 from .common import EXIT_OK, EXIT_OVER, UsageError, print_json, render_table
 from .config_cmd import load_config
 
@@ -44,6 +45,7 @@ def add_parser(sub: Any) -> None:
                    help="allow writing over an input file (without -o: the one input file)")
     p.add_argument("-q", "--quiet", action="store_true", help="with --render or -o: only the summary line")
     p.add_argument("--json", action="store_true", help="machine-readable result, including the text")
+    add_cache_options(p)
     p.set_defaults(run=run)
 
 
@@ -111,6 +113,7 @@ def _output_path(args: argparse.Namespace) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    use_persistent_cache(args)
     if args.budget is not None and args.budget < 0:
         raise UsageError("--budget must be >= 0")
     output = _output_path(args)

@@ -15,7 +15,7 @@ from importlib import import_module
 from ..errors import CtxBudgetError
 from .common import EXIT_OK, EXIT_USAGE, UsageError
 
-COMMANDS = ("count", "fit", "check", "config")
+COMMANDS = ("count", "fit", "check", "config", "cache")
 
 
 class _Parser(argparse.ArgumentParser):

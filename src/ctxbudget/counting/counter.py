@@ -25,6 +25,7 @@ from ..tokenizers.base import TokenizerBackend, TokenizerType
 from ..tokenizers.estimate import CHARS4
 from ..tokenizers.factory import TokenizerFactory, register_backend, registered_backend, unregister_backend
 from ..tokenizers.transformers import TransformersBackend
+from . import persistent
 from .discipline import acount_many, acount_one, count_many, count_one
 from .metrics import MetricsRecorder, PerformanceMetrics
 from .routes import Route, fast_routes, resolve_route
@@ -92,13 +93,21 @@ class Counter:
         *,
         use_tokenizer: bool = True,
         recorder: MetricsRecorder | None = None,
+        store: Any = PROCESS_CACHE,
     ) -> Counter:
         """The counter the model registry names for a tool name or model id (exactly what
         ``TokenCounter.count_tokens(text, model_or_tool)`` counts with now), on the process-wide cache unless
-        ``cache`` is given (None: no cache). Names the registry does not know count with ``len // 4``."""
+        ``cache`` is given (None: no cache), and on the process-wide persistent tiers unless ``store`` is
+        given (a ``TieredCache`` / tier, or None for none). Names the registry does not know count with
+        ``len // 4``."""
         counter = cls.__new__(cls)
         shared = TokenCounter.get_cache() if cache is PROCESS_CACHE else cache
-        counter._bind(resolve_route(model_or_tool, use_tokenizer), shared, recorder)
+        route = resolve_route(model_or_tool, use_tokenizer)
+        if store is not PROCESS_CACHE:
+            backend = route.backend.inner if isinstance(route.backend, persistent.PersistentBackend) else route.backend
+            route = Route(route.tool, persistent.wrap(backend, use_tokenizer, store), use_tokenizer, route.env,
+                          route.spec)
+        counter._bind(route, shared, recorder)
         return counter
 
     @property

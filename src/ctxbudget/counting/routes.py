@@ -2,9 +2,10 @@
 
 ``resolve_route`` asks the tokenizer factory (which asks the model registry) once per name and mode, and
 keeps the answer until something changes what counts for a name: ``MODEL_MAPPINGS``, ``set_claude_model``,
-``register_backend``, ``TokenizerFactory.clear_cache``. Routes for ``claude`` follow the Claude model
-variables and are re-checked on every call. ``fast_routes`` is what the compiled ``count_tokens`` serves
-without calling back into Python.
+``register_backend``, ``TokenizerFactory.clear_cache``, ``persistent.configure``. A route's backend counts
+through the process-wide persistent tiers when there are any (``persistent``). Routes for ``claude`` follow
+the Claude model variables and are re-checked on every call. ``fast_routes`` is what the compiled
+``count_tokens`` serves without calling back into Python.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..models import registry
 from ..models.registry import ModelSpec, claude_env
 from ..tokenizers import factory
 from ..tokenizers.base import TokenizerBackend, backend_kind, is_fast
+from . import persistent
 from .flight import text_flight
 
 
@@ -72,6 +74,7 @@ def invalidate_routes() -> None:
 
 registry.on_change(invalidate_routes)
 factory.on_change(invalidate_routes)
+persistent.on_change(invalidate_routes)
 
 
 def _learn_fast_route(tool_name: str, use_tokenizer: bool, route: Route) -> None:
@@ -93,7 +96,8 @@ def resolve_route(tool_name: str, use_tokenizer: bool = True) -> Route:
     generation = _generation
     found = factory.resolve(tool_name, use_tokenizer)
     env = claude_env() if found.follows_claude_model else None
-    route = Route(tool_name.strip().lower(), found.backend, use_tokenizer, env, found.spec)
+    backend = persistent.wrap(found.backend, use_tokenizer)
+    route = Route(tool_name.strip().lower(), backend, use_tokenizer, env, found.spec)
     with _routes_lock:
         if generation == _generation:  # else what counts for a name changed while this route was built
             if len(resolved_routes) >= _MAX_ROUTES:

@@ -1,0 +1,126 @@
+"""``ctxbudget cache stats|clear|warm``: the persistent count cache the commands share.
+
+Commands that count (``count``, ``check``, ``fit``) keep their counts in a SQLite file under
+``$XDG_CACHE_HOME/ctxbudget`` by default, so a second run over unchanged files is served from it. The cache is
+chosen by ``--cache SPEC``, else ``CTXBUDGET_CACHE``, else a ``cache:`` key in the budget config file, else
+``sqlite``: ``memory``, ``sqlite[:PATH]``, ``redis://HOST:PORT/DB`` or a comma list (tiers in that order).
+``--no-cache`` counts without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..cache.tiers import TieredCache, parse_cache_spec
+from ..counting import persistent
+from ..errors import ConfigError
+from .common import EXIT_OK, UsageError, iter_inputs, print_json, render_table
+
+DEFAULT_SPEC = "sqlite"
+log = logging.getLogger(__name__)
+
+
+def add_cache_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache", metavar="SPEC", help="persistent count cache: memory, sqlite[:PATH], "
+                   "redis://HOST:PORT/DB or a comma list (default: $CTXBUDGET_CACHE, the config's cache:, sqlite)")
+    p.add_argument("--no-cache", action="store_true", help="count without the persistent cache")
+
+
+def config_spec(path: str | None) -> str | None:
+    """The ``cache:`` key of the budget config file (given, or discovered), if it has one."""
+    from ..config import BudgetConfigManager
+
+    file = Path(path) if path else BudgetConfigManager.find_config_file()
+    if file is None or not file.is_file():
+        return None
+    text = file.read_text(encoding="utf-8")
+    try:
+        if file.suffix == ".toml":
+            import tomllib
+
+            data: Any = tomllib.loads(text)
+            if file.name == "pyproject.toml":
+                data = data.get("tool", {}).get("ctxbudget", {})
+        else:
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError):
+        return None  # the budget loader reports the syntax error with its line
+    spec = data.get("cache") if isinstance(data, dict) else None
+    if spec is not None and not isinstance(spec, str):
+        raise UsageError(f"{file}: cache: must be a string such as sqlite or redis://host:6379/0")
+    return spec
+
+
+def use_persistent_cache(args: argparse.Namespace) -> None:
+    """Configure the process-wide persistent cache for a command (module docstring); a cache that cannot be
+    opened is one warning, and the command counts without it."""
+    if getattr(args, "no_cache", False):
+        persistent.configure(None)
+        return
+    spec = args.cache or os.environ.get(persistent.ENV) or config_spec(getattr(args, "config", None)) or DEFAULT_SPEC
+    try:
+        persistent.configure(parse_cache_spec(spec, where="--cache" if args.cache else "cache"))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    except (OSError, sqlite3.Error) as exc:
+        print(f"ctxbudget: warning: the count cache ({spec}) cannot be opened: {exc}; counting without it",
+              file=sys.stderr)
+        persistent.configure(None)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("cache", help="the persistent count cache: stats, clear, warm", description=__doc__)
+    p.add_argument("action", choices=["stats", "clear", "warm"])
+    p.add_argument("paths", nargs="*", metavar="PATH", help="warm: files or directories to count in advance")
+    p.add_argument("-m", "--model", action="append", dest="models", metavar="M",
+                   help="warm: model id or tool name (repeatable; default: claude, codex, gemini)")
+    p.add_argument("--config", metavar="FILE", help="budget config file (for its cache: key)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_cache_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.no_cache:
+        raise UsageError("cache: --no-cache leaves no cache to work on")
+    use_persistent_cache(args)
+    store = persistent.current()
+    if store is None:
+        raise UsageError("no persistent cache is configured (memory only)")
+    tiers = store.tiers if isinstance(store, TieredCache) else [store]
+    if args.action == "clear":
+        store.clear()
+        print("cleared: " + ", ".join(t.name for t in tiers), file=sys.stderr)
+        return EXIT_OK
+    if args.action == "warm":
+        if not args.paths:
+            raise UsageError("cache warm: give the files or directories to count")
+        texts = [text for _label, text in iter_inputs(args.paths)]
+        report = {m: persistent.warm(texts, m, store) for m in (args.models or ("claude", "codex", "gemini"))}
+        if args.json:
+            print_json(report)
+        else:
+            for model, done in report.items():
+                print(f"{model}: {done['counted']} counted, {done['already']} already cached "
+                      f"({done['texts']} texts)")
+        return EXIT_OK
+    stats = [t.stats() for t in tiers]
+    if args.json:
+        print_json({"tiers": stats})
+        return EXIT_OK
+    rows = [[s["tier"], str(s.get("path") or s.get("url") or ""), _n(s.get("entries")), _n(s.get("bytes"))]
+            for s in stats]
+    print(render_table(["tier", "where", "entries", "bytes"], rows, right={2, 3}))
+    return EXIT_OK
+
+
+def _n(value: Any) -> str:
+    return "-" if value is None else f"{value:,}"

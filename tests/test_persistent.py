@@ -1,0 +1,429 @@
+"""Counts that survive the process: the SQLite tier, the Redis tier (a real server per test), the tiered
+stack, the persistent backend under a Counter, the process-wide configuration and the CLI's cache."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ctxbudget import Counter, TokenCounter
+from ctxbudget.cache.sqlite_tier import SQLiteTier
+from ctxbudget.cache.tiers import MemoryTier, TieredCache, count_key, parse_cache_spec
+from ctxbudget.counting import persistent
+from ctxbudget.counting.persistent import PersistentBackend, warm
+from ctxbudget.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = "the quick brown fox jumps over lazy dog tokens budget claude memory rules café данные 数据".split()
+
+
+def texts(n: int, seed: int = 0, words: int = 6) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(words)) + f" #{i}" for i in range(n)]
+
+
+@pytest.fixture(autouse=True)
+def _no_process_store() -> Iterator[None]:
+    persistent.configure(None)
+    yield
+    persistent.configure(None)
+
+
+# --- SQLite ---------------------------------------------------------------------------------------------
+
+@pytest.mark.guarantee(57)
+def test_sqlite_tier_round_trip_holds_no_text_and_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "cache" / "nested" / "counts.sqlite3"
+    tier = SQLiteTier(path)
+    sample = "a very particular sentence that must never be stored 12345"
+    counter = Counter.for_model("claude", None, store=tier)
+    n = counter.count(sample)
+    assert n == Counter.for_model("claude", None, store=None).count(sample)
+    assert tier.get_many([count_key(f"{counter.backend.tokenizer_id}|tok", sample)]) == {
+        count_key(f"{counter.backend.tokenizer_id}|tok", sample): n}
+    tier.close()
+    raw = b"".join(p.read_bytes() for p in path.parent.iterdir())
+    assert sample.encode() not in raw and b"particular" not in raw
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "cache").stat().st_mode) == 0o700
+
+
+@pytest.mark.guarantee(58)
+@pytest.mark.parametrize("content", [b"not a database " * 200, None])
+def test_a_corrupt_or_foreign_file_is_moved_aside_and_counting_goes_on(
+    tmp_path: Path, content: bytes | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "counts.sqlite3"
+    if content is None:  # someone else's database
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE orders (id INTEGER)")
+    else:
+        path.write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        tier = SQLiteTier(path)
+    assert "moved aside" in caplog.text
+    assert [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    counter = Counter.for_model("claude", None, store=tier)
+    assert counter.count_batch(["one text", "two texts"]) == Counter.for_model("claude", None, store=None).count_batch(
+        ["one text", "two texts"])
+    assert tier.stats()["entries"] == 2 and tier.integrity() == "ok"
+
+
+def test_a_batch_is_one_query_and_eviction_keeps_the_bound(tmp_path: Path) -> None:
+    tier = SQLiteTier(tmp_path / "c.sqlite3", max_entries=1000)
+    statements: list[str] = []
+    tier._db().set_trace_callback(statements.append)
+    keys = [count_key("ns", t) for t in texts(500)]
+    tier.get_many(keys)
+    tier.set_many(dict.fromkeys(keys, 7))
+    assert len(statements) == 2
+    for n in range(6):
+        tier.set_many({count_key("ns", f"more {n} {i}"): i for i in range(500)})
+    assert tier.stats()["entries"] <= 1100
+
+
+WORKER = textwrap.dedent("""
+    import sys, random
+    from ctxbudget import Counter
+    from ctxbudget.cache.sqlite_tier import SQLiteTier
+    path, seed = sys.argv[1], int(sys.argv[2])
+    rng = random.Random(seed)
+    words = "alpha beta gamma delta tokens budget rules memory café".split()
+    pool = [" ".join(random.Random(i).choice(words) for _ in range(4)) + f" {i}" for i in range(4000)]
+    counter = Counter.for_model("claude", None, store=SQLiteTier(path))
+    out = []
+    for _ in range(10_000):
+        text = pool[rng.randrange(len(pool))]
+        out.append(f"{pool.index(text)}\\t{counter.count(text)}")
+    sys.stdout.write("\\n".join(out))
+""")
+
+
+@pytest.mark.guarantee(58)
+def test_four_processes_share_one_file_without_errors(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    SQLiteTier(path).close()
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(path), str(seed)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for seed in range(4)]
+    results = [p.communicate(timeout=600) for p in procs]
+    for proc, (_, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err
+        assert "locked" not in err and "warning" not in err.lower()
+    seen = {}
+    for out, _ in results:
+        for line in out.splitlines():
+            index, n = line.split("\t")
+            seen.setdefault(int(index), set()).add(int(n))
+    direct = Counter.for_model("claude", None, store=None)
+    words = "alpha beta gamma delta tokens budget rules memory café".split()
+    import random
+    pool = [" ".join(random.Random(i).choice(words) for _ in range(4)) + f" {i}" for i in range(4000)]
+    assert all(found == {direct.count(pool[i])} for i, found in seen.items())
+    tier = SQLiteTier(path)
+    assert tier.integrity() == "ok"
+    assert tier.stats()["entries"] == len(seen)
+
+
+def test_a_new_process_reads_what_the_last_one_counted(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    script = textwrap.dedent(f"""
+        import time
+        from ctxbudget import TokenCounter
+        from ctxbudget.counting import persistent
+        texts = {texts(300)!r}
+        start = time.perf_counter()
+        counts = TokenCounter.batch_count_tokens(texts, "claude")
+        store = persistent.current().tiers[0]
+        print(sum(counts), store.hits, store.misses)
+    """)
+    env = {**os.environ, "CTXBUDGET_CACHE": f"sqlite:{path}"}
+    first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    total, hits, misses = map(int, first.stdout.split())
+    assert (hits, misses) == (0, 300)
+    assert second.stdout.split() == [str(total), "300", "0"]
+    assert total == sum(TokenCounter.batch_count_tokens(texts(300), "claude", use_cache=False))
+
+
+# --- the stack and the backend -------------------------------------------------------------------------------
+
+def test_tiers_promote_hits_and_write_through(tmp_path: Path) -> None:
+    top, bottom = MemoryTier(), SQLiteTier(tmp_path / "c.sqlite3")
+    stack = TieredCache([top, bottom])
+    bottom.set_many({"k1": 1, "k2": 2})
+    assert stack.get_many(["k1", "k2", "k3"]) == {"k1": 1, "k2": 2}
+    assert top.get_many(["k1", "k2"]) == {"k1": 1, "k2": 2}  # promoted
+    stack.set_many({"k3": 3})
+    assert bottom.get_many(["k3"]) == {"k3": 3} and top.get_many(["k3"]) == {"k3": 3}
+    assert [s["tier"] for s in stack.stats()["tiers"]] == ["memory", "sqlite"]
+
+
+@pytest.mark.guarantee(57)
+def test_a_new_tokenizer_version_never_reads_an_old_count(tmp_path: Path) -> None:
+    tier = SQLiteTier(tmp_path / "c.sqlite3")
+    backend = Counter.for_model("claude", None, store=None).backend
+    wrapped = PersistentBackend(backend, tier)
+    wrapped.count("hello there")
+    assert all(k.startswith(backend.tokenizer_id + "|tok:") for k in _keys(tier))
+    other = Counter.for_model("claude-3-opus-20240229", None, store=None).backend
+    assert other.tokenizer_id != backend.tokenizer_id
+    assert PersistentBackend(other, tier).count("hello there") == other.count("hello there")
+    assert len(_keys(tier)) == 2
+
+
+def _keys(tier: SQLiteTier) -> list[str]:
+    return [row[0] for row in tier._db().execute("SELECT key FROM counts")]
+
+
+def test_native_speed_tokenizers_skip_the_tiers_for_short_texts(tmp_path: Path) -> None:
+    tier = SQLiteTier(tmp_path / "c.sqlite3")
+    counter = Counter.for_model("gpt-4o", None, store=tier)
+    counter.count_batch(["short one", "short two"])
+    assert tier.stats()["entries"] == 0
+    long_text = "word " * 2000
+    assert counter.count(long_text) == Counter.for_model("gpt-4o", None, store=None).count(long_text)
+    assert tier.stats()["entries"] == 1
+
+
+def test_the_process_store_follows_configure_and_provenance_is_unchanged(tmp_path: Path) -> None:
+    before = Counter.for_model("claude").provenance()
+    persistent.configure(f"sqlite:{tmp_path / 'c.sqlite3'}")
+    counter = Counter.for_model("claude")
+    assert isinstance(counter.backend, PersistentBackend)
+    assert counter.provenance() == before
+    TokenCounter.clear_cache()
+    assert TokenCounter.count_tokens("through the tier", "claude") > 0
+    store = persistent.current()
+    assert store is not None and store.stats()["tiers"][0]["entries"] == 1
+    persistent.configure(None)
+    assert not isinstance(Counter.for_model("claude").backend, PersistentBackend)
+
+
+def test_cache_specs() -> None:
+    assert parse_cache_spec("memory") is None
+    with pytest.raises(ConfigError, match=r"CTXBUDGET_CACHE: unknown cache tier 'mysql'"):
+        parse_cache_spec("mysql")
+    with pytest.raises(ConfigError, match="empty cache spec"):
+        parse_cache_spec(" , ")
+    with pytest.raises(ConfigError, match="unknown redis cache option 'db'"):
+        parse_cache_spec("redis://127.0.0.1:1/0?db=2")
+
+
+def test_warm_counts_once_on_both_cores_and_later_counts_hit(tmp_path: Path) -> None:
+    tier = SQLiteTier(tmp_path / "c.sqlite3")
+    batch = texts(400, seed=3)
+    assert warm(batch, "claude", tier, processes=2) == {"texts": 400, "already": 0, "counted": 400}
+    assert warm(batch, "claude", tier) == {"texts": 400, "already": 400, "counted": 0}
+    before = tier.hits
+    counts = Counter.for_model("claude", None, store=tier).count_batch(batch)
+    assert tier.hits - before == 400
+    assert counts == Counter.for_model("claude", None, store=None).count_batch(batch)
+
+
+# --- Redis, against real servers -------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed (scripts/bootstrap.sh installs it)")
+        self.proc = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+def test_two_processes_share_hits_through_redis(redis_server: RedisServer) -> None:
+    script = textwrap.dedent(f"""
+        from ctxbudget import Counter
+        from ctxbudget.cache.redis_tier import RedisTier
+        tier = RedisTier({redis_server.url!r}, prefix="t:")
+        counts = Counter.for_model("claude", None, store=tier).count_batch({texts(200)!r})
+        print(sum(counts), tier.hits, tier.misses)
+    """)
+    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    second = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    total = first.stdout.split()[0]
+    assert first.stdout.split()[1:] == ["0", "200"]
+    assert second.stdout.split() == [total, "200", "0"]
+
+
+@pytest.mark.guarantee(59)
+def test_a_killed_server_degrades_loudly_once_and_hits_resume_after_restart(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ctxbudget.cache.redis_tier import RedisTier
+
+    tier = RedisTier(redis_server.url, prefix="k:", retry_seconds=0.2)
+    counter = Counter.for_model("claude", None, store=tier)
+    direct = Counter.for_model("claude", None, store=None)
+    batch = texts(50, seed=9)
+    expected = direct.count_batch(batch)
+    assert counter.count_batch(batch) == expected
+    redis_server.stop()
+    with caplog.at_level(logging.WARNING):
+        for n in range(5):
+            assert counter.count_batch(batch[n:]) == expected[n:]  # counted locally, still right
+    assert caplog.text.count("unavailable") == 1
+    redis_server.start()  # same port, empty: what is counted now is written again
+    time.sleep(0.25)
+    assert counter.count_batch(batch) == expected
+    assert "is back" in caplog.text
+    hits = tier.hits
+    assert counter.count_batch(batch) == expected and tier.hits - hits == 50
+
+
+@pytest.mark.guarantee(59)
+def test_a_stalled_server_does_not_stall_counting() -> None:
+    from ctxbudget.cache.redis_tier import RedisTier
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:  # takes connections and requests, answers nothing
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        port = listener.getsockname()[1]
+        tier = RedisTier(f"redis://127.0.0.1:{port}/0", timeout=0.1, retry_seconds=60)
+        counter = Counter.for_model("gpt-4o", None, store=tier)
+        long_texts = [("stall " * 1000) + str(i) for i in range(20)]
+        start = time.perf_counter()
+        counts = [counter.count(t) for t in long_texts]
+        elapsed = time.perf_counter() - start
+        assert counts == Counter.for_model("gpt-4o", None, store=None).count_batch(long_texts)
+        assert elapsed < 2.0  # one timeout, then the tier is skipped until its retry time
+        assert tier.down and tier.failures == 1
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        listener.close()
+
+
+# --- the CLI -------------------------------------------------------------------------------------------------
+
+def test_a_second_count_is_served_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from ctxbudget.cli.main import main
+    from ctxbudget.tokenizers.claude import ClaudeBackend
+
+    tree = tmp_path / "repo"
+    shutil.copytree(ROOT / "examples", tree)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("CTXBUDGET_CACHE", raising=False)
+    calls: list[int] = []  # texts the real tokenizer was given (the spies call through to it)
+    real_one, real_batch = ClaudeBackend.count, ClaudeBackend.count_batch
+
+    def spy_one(self: ClaudeBackend, text: str) -> int:
+        calls.append(1)
+        return real_one(self, text)
+
+    def spy_batch(self: ClaudeBackend, batch: list[str]) -> list[int]:
+        calls.append(len(batch))
+        return real_batch(self, batch)
+
+    monkeypatch.setattr(ClaudeBackend, "count", spy_one)
+    monkeypatch.setattr(ClaudeBackend, "count_batch", spy_batch)
+    assert main(["count", str(tree), "-m", "claude", "--json"]) == 0
+    first = capsys.readouterr().out
+    assert sum(calls) > 0
+    calls.clear()
+    TokenCounter.clear_cache()
+    assert main(["count", str(tree), "-m", "claude", "--json"]) == 0
+    assert capsys.readouterr().out == first
+    assert sum(calls) == 0  # nothing tokenised: every file came from the SQLite file
+    assert (tmp_path / "xdg" / "ctxbudget" / "counts.sqlite3").is_file()
+    TokenCounter.clear_cache()
+    assert main(["count", str(tree), "-m", "claude", "--no-cache", "--json"]) == 0
+    assert sum(calls) > 0
+
+
+def test_cache_stats_clear_and_warm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ctxbudget.cli.main import main
+
+    spec = f"sqlite:{tmp_path / 'c.sqlite3'}"
+    assert main(["cache", "warm", str(ROOT / "examples" / "instructions"), "-m", "claude", "--cache", spec]) == 0
+    assert capsys.readouterr().out == "claude: 3 counted, 0 already cached (3 texts)\n"
+    assert main(["cache", "stats", "--cache", spec, "--json"]) == 0
+    assert '"entries": 3' in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache", spec]) == 0
+    capsys.readouterr()
+    assert main(["cache", "stats", "--cache", spec, "--json"]) == 0
+    assert '"entries": 0' in capsys.readouterr().out
+    assert main(["cache", "stats", "--cache", "mysql"]) == 2
+    assert "unknown cache tier 'mysql'" in capsys.readouterr().err
+
+
+def test_the_config_file_can_name_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from ctxbudget.cli.main import main
+
+    config = tmp_path / "ctxbudget.yaml"
+    config.write_text(f"cache: sqlite:{tmp_path / 'from-config.sqlite3'}\n"
+                      "token_budgets:\n  global: {default: 50000}\n", encoding="utf-8")
+    monkeypatch.delenv("CTXBUDGET_CACHE", raising=False)
+    assert main(["check", str(ROOT / "examples" / "instructions"), "--config", str(config), "--json"]) == 0
+    assert (tmp_path / "from-config.sqlite3").is_file()
