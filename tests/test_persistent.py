@@ -427,3 +427,30 @@ def test_the_config_file_can_name_the_cache(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.delenv("CTXBUDGET_CACHE", raising=False)
     assert main(["check", str(ROOT / "examples" / "instructions"), "--config", str(config), "--json"]) == 0
     assert (tmp_path / "from-config.sqlite3").is_file()
+
+
+def as_in_a_fresh_process() -> None:
+    """The process-wide store not chosen yet (``CTXBUDGET_CACHE`` is read again), no route resolved."""
+    from ctxbudget.counting.routes import invalidate_routes
+
+    persistent._store = persistent._UNSET
+    invalidate_routes()
+
+
+def test_a_wrong_environment_spec_warns_and_counts_with_memory_alone(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CTXBUDGET_CACHE", "mysql://nowhere")
+    as_in_a_fresh_process()
+    with caplog.at_level(logging.WARNING):
+        assert TokenCounter.count_tokens("still counted", "claude") > 0
+    assert "CTXBUDGET_CACHE='mysql://nowhere' not used" in caplog.text
+    assert persistent.current() is None
+    not_a_dir = tmp_path / "a-file"  # where the cache directory should be: fails for root too
+    not_a_dir.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("CTXBUDGET_CACHE", f"sqlite:{not_a_dir / 'c.sqlite3'}")
+    as_in_a_fresh_process()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert Counter.for_model("claude").count("still counted") > 0
+    assert "not used" in caplog.text and persistent.current() is None

@@ -14,7 +14,9 @@ through it; ``TokenCounter``, ``Counter.for_model`` and everything above them fo
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +24,7 @@ from multiprocessing import get_context
 from typing import Any
 
 from ..cache.tiers import CountTier, TieredCache, count_key, parse_cache_spec
+from ..errors import ConfigError
 from ..tokenizers.base import TokenizerBackend, TokenizerType, backend_kind, is_fast
 
 #: Texts shorter than this skip the persistent tiers when the tokenizer counts at native speed.
@@ -31,6 +34,7 @@ ENV = "CTXBUDGET_CACHE"
 WARM_PROCESS_MIN_TEXTS = 256
 
 _UNSET: Any = object()
+log = logging.getLogger(__name__)
 
 
 class PersistentBackend:
@@ -123,13 +127,18 @@ def configure(store: str | CountTier | TieredCache | None) -> CountTier | Tiered
 
 
 def current() -> CountTier | TieredCache | None:
-    """The process-wide store, reading ``CTXBUDGET_CACHE`` on first use (unset: None)."""
+    """The process-wide store, reading ``CTXBUDGET_CACHE`` on first use (unset: None). A spec that is wrong
+    or a file that cannot be opened is one warning, and counting goes on with the memory cache alone."""
     global _store
     if _store is _UNSET:
         with _lock:
             if _store is _UNSET:
                 spec = os.environ.get(ENV, "").strip()
-                _store = parse_cache_spec(spec, where=ENV) if spec else None
+                try:
+                    _store = parse_cache_spec(spec, where=ENV) if spec else None
+                except (ConfigError, OSError, sqlite3.Error) as exc:
+                    log.warning("ctxbudget: %s=%r not used: %s; counting with the memory cache alone", ENV, spec, exc)
+                    _store = None
     return _store  # type: ignore[no-any-return]
 
 
