@@ -85,14 +85,19 @@ def test_a_corrupt_or_foreign_file_is_moved_aside_and_counting_goes_on(
     assert tier.stats()["entries"] == 2 and tier.integrity() == "ok"
 
 
-def test_a_batch_is_one_query_and_eviction_keeps_the_bound(tmp_path: Path) -> None:
+def test_a_batch_is_one_query_and_eviction_keeps_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctxbudget.cache import sqlite_tier
+
+    monkeypatch.setattr(sqlite_tier, "EVICT_EVERY", 500)
     tier = SQLiteTier(tmp_path / "c.sqlite3", max_entries=1000)
     statements: list[str] = []
-    tier._db().set_trace_callback(statements.append)
+    with tier._db() as db:  # the pool's one idle connection: the next operations borrow it
+        db.set_trace_callback(statements.append)
     keys = [count_key("ns", t) for t in texts(500)]
     tier.get_many(keys)
     tier.set_many(dict.fromkeys(keys, 7))
-    assert len(statements) == 2
+    batch_statements = [s for s in statements if "json_each" in s]  # (and one check of the size bound)
+    assert len(batch_statements) == 2 and batch_statements[0].startswith("SELECT")
     for n in range(6):
         tier.set_many({count_key("ns", f"more {n} {i}"): i for i in range(500)})
     assert tier.stats()["entries"] <= 1100
@@ -188,7 +193,8 @@ def test_a_new_tokenizer_version_never_reads_an_old_count(tmp_path: Path) -> Non
 
 
 def _keys(tier: SQLiteTier) -> list[str]:
-    return [row[0] for row in tier._db().execute("SELECT key FROM counts")]
+    with tier._db() as db:
+        return [row[0] for row in db.execute("SELECT key FROM counts")]
 
 
 def test_native_speed_tokenizers_skip_the_tiers_for_short_texts(tmp_path: Path) -> None:
@@ -221,8 +227,8 @@ def test_cache_specs() -> None:
         parse_cache_spec("mysql")
     with pytest.raises(ConfigError, match="empty cache spec"):
         parse_cache_spec(" , ")
-    with pytest.raises(ConfigError, match="unknown redis cache option 'db'"):
-        parse_cache_spec("redis://127.0.0.1:1/0?db=2")
+    with pytest.raises(ConfigError, match="unknown redis cache option 'database'"):
+        parse_cache_spec("redis://127.0.0.1:1/0?database=2")
 
 
 def test_warm_counts_once_on_both_cores_and_later_counts_hit(tmp_path: Path) -> None:
@@ -454,3 +460,170 @@ def test_a_wrong_environment_spec_warns_and_counts_with_memory_alone(
     with caplog.at_level(logging.WARNING):
         assert Counter.for_model("claude").count("still counted") > 0
     assert "not used" in caplog.text and persistent.current() is None
+
+
+# --- what a review found ---------------------------------------------------------------------------------------
+
+def test_only_damage_moves_a_file_aside() -> None:
+    from ctxbudget.cache.sqlite_tier import ForeignFile, NewerFormat, _damaged
+
+    def coded(cls: type[sqlite3.Error], code: int) -> sqlite3.Error:
+        exc = cls("x")
+        exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+        return exc
+
+    assert _damaged(coded(sqlite3.DatabaseError, sqlite3.SQLITE_NOTADB))
+    assert _damaged(coded(sqlite3.DatabaseError, sqlite3.SQLITE_CORRUPT))
+    assert _damaged(ForeignFile("tables"))
+    assert not _damaged(coded(sqlite3.OperationalError, sqlite3.SQLITE_READONLY))
+    assert not _damaged(coded(sqlite3.OperationalError, sqlite3.SQLITE_BUSY))
+    assert not _damaged(NewerFormat("9"))
+
+
+def test_a_newer_format_is_left_alone_and_not_used(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite3"
+    SQLiteTier(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE ctxbudget_meta SET value = '9' WHERE name = 'format'")
+    with pytest.raises(sqlite3.DatabaseError, match="format 9"):
+        SQLiteTier(path)
+    assert path.exists() and not [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+
+
+def test_damage_found_while_counting_is_recovered_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "c.sqlite3"
+    tier = SQLiteTier(path)
+    tier.set_many({count_key("ns", t): 1 for t in texts(3000)})
+    tier.close()
+    data = bytearray(path.read_bytes())
+    data[4096:4096 * 4] = b"\xff" * (4096 * 3)  # pages of the table, not the header
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        keys = [count_key("ns", t) for t in texts(3000)]
+        tier.get_many(keys)
+        tier.set_many({"ns:after": 5})
+        assert tier.get_many(["ns:after"]) == {"ns:after": 5}
+    assert "moved aside" in caplog.text and tier.integrity() == "ok"
+
+
+def test_threads_borrow_from_a_small_pool(tmp_path: Path) -> None:
+    from ctxbudget.cache.sqlite_tier import POOL_SIZE
+
+    tier = SQLiteTier(tmp_path / "c.sqlite3")
+    before = len(os.listdir("/proc/self/fd"))
+    threads = [threading.Thread(target=tier.get_many, args=(["ns:k"],)) for _ in range(300)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert tier._idle.qsize() <= POOL_SIZE
+    assert len(os.listdir("/proc/self/fd")) - before <= 3 * POOL_SIZE
+
+
+def test_counter_takes_a_store_and_the_hot_path_keeps_its_encoder(tmp_path: Path) -> None:
+    tier = SQLiteTier(tmp_path / "c.sqlite3")
+    backend = Counter.for_model("claude", None, store=None).backend
+    counter = Counter(backend, None, store=tier)
+    assert counter.count("through the store") == backend.count("through the store")
+    assert tier.stats()["entries"] == 1
+    fast = Counter.for_model("gpt-4o", None, store=None).backend
+    wrapped = PersistentBackend(fast, tier)
+    assert getattr(wrapped, "core_encode", None) is getattr(fast, "core_encode", None)
+
+
+def test_redis_answers_that_are_not_counts_are_misses(redis_server: RedisServer) -> None:
+    import redis
+
+    from ctxbudget.cache.redis_tier import RedisTier
+
+    tier = RedisTier(redis_server.url, prefix="p:")
+    client = redis.Redis.from_url(redis_server.url)
+    client.set("p:ns:bad", "x")
+    client.set("p:ns:negative", "-3")
+    client.set("p:ns:good", "7")
+    assert tier.get_many(["ns:bad", "ns:negative", "ns:good"]) == {"ns:good": 7}
+
+
+def test_a_server_speaking_nonsense_fails_open(caplog: pytest.LogCaptureFixture) -> None:
+    from ctxbudget.cache.redis_tier import RedisTier
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.settimeout(0.5)
+            with conn:
+                try:
+                    while conn.recv(65536):
+                        conn.sendall(b"+OK\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        tier = RedisTier(f"redis://127.0.0.1:{listener.getsockname()[1]}/0", timeout=0.2)
+        counter = Counter.for_model("claude", None, store=tier)
+        with caplog.at_level(logging.WARNING):
+            assert counter.count_batch(["a b c", "d e f"]) == Counter.for_model("claude", None, store=None).count_batch(
+                ["a b c", "d e f"])
+        assert caplog.text.count("unavailable") == 1
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def test_passwords_never_show(redis_server: RedisServer, caplog: pytest.LogCaptureFixture,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    from ctxbudget.cache.redis_tier import RedisTier, display_url
+    from ctxbudget.cli.main import main
+
+    assert display_url("redis://user:s3cret@host:6379/0") == "redis://user:***@host:6379/0"
+    tier = RedisTier(f"redis://:s3cret@127.0.0.1:{_free_port()}/0", timeout=0.05)
+    with caplog.at_level(logging.WARNING):
+        tier.get_many(["ns:x"])
+    assert "s3cret" not in caplog.text and "s3cret" not in str(tier.stats())
+    assert main(["cache", "stats", "--cache", f"redis://:s3cret@127.0.0.1:{redis_server.port}/0", "--json"]) == 0
+    assert "s3cret" not in capsys.readouterr().out
+
+
+def test_large_batches_go_in_chunks_within_the_timeout(redis_server: RedisServer) -> None:
+    from ctxbudget.cache.redis_tier import RedisTier
+
+    tier = RedisTier(redis_server.url, prefix="big:", timeout=0.5)
+    counts = {count_key("ns", f"t{i}"): i for i in range(30_000)}
+    tier.set_many(counts)
+    assert tier.get_many(list(counts)) == counts and not tier.down
+
+
+def test_clear_deletes_only_its_own_prefix(redis_server: RedisServer) -> None:
+    import redis
+
+    from ctxbudget.cache.redis_tier import RedisTier
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.set("teamA:important", "1")
+    tier = RedisTier(redis_server.url, prefix="team*:")
+    tier.set_many({"ns:k": 1})
+    tier.clear()
+    assert client.get("teamA:important") == b"1" and tier.get_many(["ns:k"]) == {}
+
+
+def test_a_wrong_environment_spec_in_the_cli_warns_and_counts(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from ctxbudget.cli.main import main
+
+    monkeypatch.setenv("CTXBUDGET_CACHE", "bogus")
+    assert main(["count", str(ROOT / "examples" / "instructions" / "AGENTS.md"), "-m", "gpt-4o"]) == 0
+    err = capsys.readouterr().err
+    assert "CTXBUDGET_CACHE: unknown cache tier 'bogus'" in err and "warning" in err
+    assert main(["count", str(ROOT / "examples" / "instructions" / "AGENTS.md"), "--cache", "bogus"]) == 2

@@ -10,30 +10,30 @@ lower tier had into the tiers above it, and writes new counts through to all of 
 a batch: one call per tier per batch, never one per text.
 
 ``parse_cache_spec`` reads the ``CTXBUDGET_CACHE`` / ``cache:`` syntax: ``memory``, ``sqlite`` or
-``sqlite:PATH``, ``redis://host:port/db`` (optionally ``?prefix=…&ttl=…&timeout=…``), or a comma-separated
-list of those, tiers in that order.
+``sqlite:PATH`` (``~`` expanded, a relative path taken from the working directory), ``redis://host:port/db``
+(optionally ``?prefix=…&ttl=…&timeout=…``), or a comma-separated list of those, tiers in that order.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import xxhash
 
 from ..errors import ConfigError
+from .memory import TokenCountCache
 
 __all__ = ["CountTier", "MemoryTier", "TieredCache", "count_key", "parse_cache_spec"]
 
 
 def count_key(namespace: str, text: str) -> str:
-    """The key of ``text``'s count in ``namespace`` (tokenizer id and version, counting mode)."""
+    """The key of ``text``'s count in ``namespace`` (tokenizer id and version, counting mode). The digest is
+    of the text's UTF-8 bytes (a lone surrogate encoded as itself), so it is the same in every process."""
     return f"{namespace}:{xxhash.xxh3_128_hexdigest(text.encode('utf-8', 'surrogatepass'))}"
 
 
-@runtime_checkable
 class CountTier(Protocol):
     """What every tier offers: batch get and set by count key, statistics, clear."""
 
@@ -51,47 +51,33 @@ class CountTier(Protocol):
 
 
 class MemoryTier:
-    """A bounded in-process LRU of counts by key (the top of a stack for code that has no Counter cache)."""
+    """The memory store (``TokenCountCache``) seen as a tier: count keys in one namespace of it. A Counter's
+    own cache already stands in front of the persistent tiers, so cache specs need no memory tier; this one
+    is for stacks built in code."""
 
     name = "memory"
+    NAMESPACE = "tier"
 
-    def __init__(self, maxsize: int = 100_000) -> None:
-        if maxsize <= 0:
-            raise ValueError(f"maxsize must be > 0, got {maxsize}")
-        self.maxsize = maxsize
-        self._entries: OrderedDict[str, int] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
+    def __init__(self, cache: TokenCountCache | None = None) -> None:
+        self.cache = cache if cache is not None else TokenCountCache(maxsize=100_000, ttl=0)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
-        with self._lock:
-            for key in keys:
-                n = self._entries.get(key)
-                if n is None:
-                    self.misses += 1
-                else:
-                    self._entries.move_to_end(key)
-                    self.hits += 1
-                    found[key] = n
+        for key in keys:
+            n = self.cache.lookup(self.NAMESPACE, key)
+            if n is not None:
+                found[key] = n
         return found
 
     def set_many(self, counts: Mapping[str, int]) -> None:
-        with self._lock:
-            for key, n in counts.items():
-                self._entries[key] = n
-                self._entries.move_to_end(key)
-            while len(self._entries) > self.maxsize:
-                self._entries.popitem(last=False)
+        for key, n in counts.items():
+            self.cache.store(self.NAMESPACE, key, n)
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
-            return {"tier": self.name, "entries": len(self._entries), "max_entries": self.maxsize,
-                    "hits": self.hits, "misses": self.misses}
+        return {"tier": self.name, **self.cache.get_statistics().to_dict()}
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self.cache.clear()
 
 
 class TieredCache:
@@ -140,8 +126,8 @@ class TieredCache:
 
 
 def parse_cache_spec(spec: str, *, where: str = "CTXBUDGET_CACHE") -> TieredCache | None:
-    """The tiers a cache spec names (module docstring); None for ``memory`` alone (the process's own
-    cache is then the only one). Errors name ``where``."""
+    """The persistent tiers a cache spec names (module docstring), in order; None when it names none
+    (``memory``: a Counter's own memory cache is always in front of the tiers). Errors name ``where``."""
     parts = [p.strip() for p in spec.split(",") if p.strip()]
     if not parts:
         raise ConfigError(f"{where}: empty cache spec; use memory, sqlite[:PATH], redis://HOST:PORT/DB or a "
@@ -150,12 +136,12 @@ def parse_cache_spec(spec: str, *, where: str = "CTXBUDGET_CACHE") -> TieredCach
     for part in parts:
         lowered = part.lower()
         if lowered == "memory":
-            tiers.append(MemoryTier())
-        elif lowered == "sqlite" or lowered.startswith("sqlite:"):
+            continue
+        if lowered == "sqlite" or lowered.startswith("sqlite:"):
             from .sqlite_tier import SQLiteTier
 
-            path = part.split(":", 1)[1] if ":" in part else None
-            tiers.append(SQLiteTier(path or None))
+            path = part.split(":", 1)[1].strip() if ":" in part else ""
+            tiers.append(SQLiteTier(os.path.expanduser(path) if path else None))
         elif lowered.startswith(("redis://", "rediss://", "unix://")):
             from .redis_tier import RedisTier
 
@@ -163,6 +149,4 @@ def parse_cache_spec(spec: str, *, where: str = "CTXBUDGET_CACHE") -> TieredCach
         else:
             raise ConfigError(f"{where}: unknown cache tier {part!r}; use memory, sqlite[:PATH], "
                               "redis://HOST:PORT/DB")
-    if [type(t) for t in tiers] == [MemoryTier]:
-        return None
-    return TieredCache(tiers)
+    return TieredCache(tiers) if tiers else None

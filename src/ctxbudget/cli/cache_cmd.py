@@ -4,7 +4,8 @@ Commands that count (``count``, ``check``, ``fit``) keep their counts in a SQLit
 ``$XDG_CACHE_HOME/ctxbudget`` by default, so a second run over unchanged files is served from it. The cache is
 chosen by ``--cache SPEC``, else ``CTXBUDGET_CACHE``, else a ``cache:`` key in the budget config file, else
 ``sqlite``: ``memory``, ``sqlite[:PATH]``, ``redis://HOST:PORT/DB`` or a comma list (tiers in that order).
-``--no-cache`` counts without it.
+``--no-cache`` counts without it (counts only: parsed tokenizer vocabularies are still kept, see
+``CTXBUDGET_NO_VOCAB_CACHE``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ..cache.redis_tier import display_url
 from ..cache.tiers import TieredCache, parse_cache_spec
 from ..counting import persistent
 from ..errors import ConfigError
@@ -60,20 +62,34 @@ def config_spec(path: str | None) -> str | None:
 
 
 def use_persistent_cache(args: argparse.Namespace) -> None:
-    """Configure the process-wide persistent cache for a command (module docstring); a cache that cannot be
-    opened is one warning, and the command counts without it."""
+    """Configure the process-wide persistent cache for a command (module docstring). A wrong ``--cache`` or
+    ``cache:`` is a usage error; a wrong ``CTXBUDGET_CACHE``, or a cache that cannot be opened, is one
+    warning, and the command counts without it."""
     if getattr(args, "no_cache", False):
         persistent.configure(None)
         return
-    spec = args.cache or os.environ.get(persistent.ENV) or config_spec(getattr(args, "config", None)) or DEFAULT_SPEC
+    env = os.environ.get(persistent.ENV, "").strip()
+    if args.cache:
+        spec, where = args.cache, "--cache"
+    elif env:
+        spec, where = env, persistent.ENV
+    else:
+        file_spec = config_spec(getattr(args, "config", None))
+        spec, where = (file_spec, "cache:") if file_spec else (DEFAULT_SPEC, "the default cache")
     try:
-        persistent.configure(parse_cache_spec(spec, where="--cache" if args.cache else "cache"))
+        persistent.configure(parse_cache_spec(spec, where=where))
     except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    except (OSError, sqlite3.Error) as exc:
-        print(f"ctxbudget: warning: the count cache ({spec}) cannot be opened: {exc}; counting without it",
-              file=sys.stderr)
+        if where != persistent.ENV:
+            raise UsageError(str(exc)) from None
+        _warn(f"{exc}; counting without a persistent cache")
         persistent.configure(None)
+    except (OSError, sqlite3.Error) as exc:
+        _warn(f"the count cache ({display_url(spec)}) cannot be opened: {exc}; counting without it")
+        persistent.configure(None)
+
+
+def _warn(message: str) -> None:
+    print(f"ctxbudget: warning: {message}", file=sys.stderr)
 
 
 def add_parser(sub: Any) -> None:
@@ -97,7 +113,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no persistent cache is configured (memory only)")
     tiers = store.tiers if isinstance(store, TieredCache) else [store]
     if args.action == "clear":
-        store.clear()
+        try:
+            store.clear()
+        except Exception as exc:  # the server or file's own error, as one line
+            raise UsageError(f"cache clear: {exc}") from None
         print("cleared: " + ", ".join(t.name for t in tiers), file=sys.stderr)
         return EXIT_OK
     if args.action == "warm":

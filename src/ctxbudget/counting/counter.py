@@ -63,6 +63,13 @@ class _ProcessCache:
 PROCESS_CACHE: Any = _ProcessCache()
 
 
+class _ProcessStore:
+    """The ``store`` default of ``Counter.for_model``: the process-wide persistent tiers, if any."""
+
+
+PROCESS_STORE: Any = _ProcessStore()
+
+
 class Counter:
     """A backend plus an optional cache: the plain object behind the façade.
 
@@ -76,7 +83,10 @@ class Counter:
         *,
         tool_name: str | None = None,
         recorder: MetricsRecorder | None = None,
+        store: Any = None,
     ) -> None:
+        """``store``: persistent tiers (a ``TieredCache`` or a tier) the backend counts through, under ``cache``."""
+        backend = persistent.wrap(backend, True, store) if store is not None else backend
         self._bind(Route(tool_name or backend.tokenizer_id, backend, True), cache, recorder)
 
     def _bind(self, route: Route, cache: TokenCountCache | None, recorder: MetricsRecorder | None) -> None:
@@ -93,7 +103,7 @@ class Counter:
         *,
         use_tokenizer: bool = True,
         recorder: MetricsRecorder | None = None,
-        store: Any = PROCESS_CACHE,
+        store: Any = PROCESS_STORE,
     ) -> Counter:
         """The counter the model registry names for a tool name or model id (exactly what
         ``TokenCounter.count_tokens(text, model_or_tool)`` counts with now), on the process-wide cache unless
@@ -103,7 +113,7 @@ class Counter:
         counter = cls.__new__(cls)
         shared = TokenCounter.get_cache() if cache is PROCESS_CACHE else cache
         route = resolve_route(model_or_tool, use_tokenizer)
-        if store is not PROCESS_CACHE:
+        if store is not PROCESS_STORE:
             backend = route.backend.inner if isinstance(route.backend, persistent.PersistentBackend) else route.backend
             route = Route(route.tool, persistent.wrap(backend, use_tokenizer, store), use_tokenizer, route.env,
                           route.spec)

@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from typing import Any
 
 from ..cache.tiers import CountTier, TieredCache, count_key, parse_cache_spec
@@ -50,6 +47,10 @@ class PersistentBackend:
         chunk = getattr(backend, "async_chunk_chars", None)
         if chunk is not None:
             self.async_chunk_chars = chunk
+        core = getattr(backend, "core_encode", None)
+        if self.fast and core is not None:
+            # the hot path encodes texts of up to SHORT_TEXT_CHARS itself; those never reach the tiers anyway
+            self.core_encode = core
 
     @property
     def tokenizer_id(self) -> str:
@@ -136,10 +137,16 @@ def current() -> CountTier | TieredCache | None:
                 spec = os.environ.get(ENV, "").strip()
                 try:
                     _store = parse_cache_spec(spec, where=ENV) if spec else None
-                except (ConfigError, OSError, sqlite3.Error) as exc:
+                except (ConfigError, OSError, _sqlite_error()) as exc:
                     log.warning("ctxbudget: %s=%r not used: %s; counting with the memory cache alone", ENV, spec, exc)
                     _store = None
     return _store  # type: ignore[no-any-return]
+
+
+def _sqlite_error() -> type[Exception]:
+    import sqlite3  # only when a spec was given: plain imports of ctxbudget never load it
+
+    return sqlite3.Error
 
 
 def wrap(backend: TokenizerBackend, use_tokenizer: bool, store: Any = _UNSET) -> TokenizerBackend:
@@ -168,24 +175,33 @@ def _count_chunk(args: tuple[str, list[str]]) -> list[int]:
 
 def warm(texts: Sequence[str], model: str, store: CountTier | TieredCache | None = None,
          *, processes: int | None = None) -> dict[str, int]:
-    """Count ``texts`` for ``model`` into ``store`` (default: the process-wide one) so later runs find them.
-    Texts already there are not counted again; a slow tokenizer counts on every core (one process each).
+    """Count ``texts`` for ``model`` into ``store`` (default: the process-wide one) so that later runs find
+    them; what is there already is not counted again. A slow tokenizer counts on every core, in spawned
+    processes (so a script calling this needs the ``if __name__ == "__main__":`` guard).
     Returns ``{"texts", "already", "counted"}``."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     target = store if store is not None else current()
     if target is None:
         raise ValueError("no persistent cache to warm: configure one (CTXBUDGET_CACHE=sqlite) or pass store=")
     backend = raw_backend(model)
+    persisting = PersistentBackend(backend, target)
     # only what a later count will look up (a tokenizer at native speed counts short texts directly)
-    unique = [t for t in dict.fromkeys(texts) if PersistentBackend(backend, target)._persists(t)]
-    namespace = f"{backend.tokenizer_id}|tok"
-    keys = [count_key(namespace, t) for t in unique]
+    unique = [t for t in dict.fromkeys(texts) if persisting._persists(t)]
+    keys = [count_key(persisting.namespace, t) for t in unique]
     found = target.get_many(keys)
     todo = [(k, t) for k, t in zip(keys, unique, strict=True) if k not in found]
-    workers = processes or (os.cpu_count() or 1 if len(todo) >= WARM_PROCESS_MIN_TEXTS else 1)
-    if todo and not is_fast(backend) and workers > 1:
+    if processes is not None:
+        workers = processes
+    elif len(todo) >= WARM_PROCESS_MIN_TEXTS and not is_fast(backend):
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    else:
+        workers = 1
+    if todo and workers > 1:
         size = -(-len(todo) // workers)
         chunks = [[t for _, t in todo[i:i + size]] for i in range(0, len(todo), size)]
-        # spawned, not forked: a fork would copy locks other threads may hold and the tiers' connections
+        # spawned, not forked: a fork would copy locks other threads may hold
         with ProcessPoolExecutor(max_workers=len(chunks), mp_context=get_context("spawn")) as pool:
             counts = [n for part in pool.map(_count_chunk, [(model, c) for c in chunks]) for n in part]
     else:
