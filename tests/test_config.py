@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ctxbudget.config import BudgetConfig, BudgetConfigManager, BudgetScope, user_config_path
+from ctxbudget.config import BudgetConfig, BudgetConfigManager, BudgetScope
+from ctxbudget.config_files import user_config_path
 from ctxbudget.errors import BudgetNotConfiguredError, ConfigError
 from ctxbudget.tracking.usage import OperationType
 

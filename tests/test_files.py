@@ -119,7 +119,7 @@ def test_saving_the_user_config_creates_its_directories_private(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Review finding: save_to_file(user_config_path()) created a missing XDG_CONFIG_HOME 0755."""
     from ctxbudget import BudgetConfigManager
-    from ctxbudget.config import user_config_path
+    from ctxbudget.config_files import user_config_path
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg" / "config"))
     target = user_config_path()

@@ -627,3 +627,24 @@ def test_a_wrong_environment_spec_in_the_cli_warns_and_counts(monkeypatch: pytes
     err = capsys.readouterr().err
     assert "CTXBUDGET_CACHE: unknown cache tier 'bogus'" in err and "warning" in err
     assert main(["count", str(ROOT / "examples" / "instructions" / "AGENTS.md"), "--cache", "bogus"]) == 2
+
+
+def test_the_library_reads_the_config_files_cache_key_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    from ctxbudget.config import BudgetConfigManager
+
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(f'[tool.ctxbudget]\ncache = "sqlite:{tmp_path / "py.sqlite3"}"\n',
+                                            encoding="utf-8")
+    monkeypatch.chdir(project / "sub")
+    as_in_a_fresh_process()
+    assert isinstance(Counter.for_model("claude").backend, PersistentBackend)
+    assert (tmp_path / "py.sqlite3").is_file()
+    (project / "ctxbudget.yaml").write_text(f"cache: sqlite:{tmp_path / 'yaml.sqlite3'}\n", encoding="utf-8")
+    as_in_a_fresh_process()
+    Counter.for_model("claude").count("x")
+    assert (tmp_path / "yaml.sqlite3").is_file()
+    with caplog.at_level(logging.WARNING):
+        BudgetConfigManager.discover()
+    assert "no token_budgets section" not in caplog.text  # a file naming only the cache is not a mistake

@@ -61,13 +61,13 @@ import yaml
 
 from ._sourcemap import line_of, toml_key_lines, toml_syntax_message, yaml_key_lines, yaml_syntax_message
 from ._util import require_str
+from .config_files import cache_spec, find_config_file, is_pyproject
 from .errors import BudgetNotConfiguredError, ConfigError
-from .files import atomic_write_text, user_dir
+from .files import atomic_write_text
 from .operations import OperationType, operation_type_of
 
 logger = logging.getLogger(__name__)
 
-PROJECT_CONFIG_NAMES = ("ctxbudget.yaml", "ctxbudget.toml", "pyproject.toml", ".ctxbudget.yaml")
 ENV_PREFIX = "CTXBUDGET_BUDGET"
 
 _KEY_DEFAULTS: dict[str, Any] = {"default": 50000, "max": None, "min": 1000, "enabled": True}
@@ -301,10 +301,6 @@ def _parse_section(
     return global_config, tools
 
 
-def _is_pyproject(path: Path) -> bool:
-    return path.name == "pyproject.toml"
-
-
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -322,7 +318,7 @@ def _read_section(path: Path) -> tuple[Mapping[str, Any] | None, str, _Where]:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise TOMLConfigSyntaxError(toml_syntax_message(str(path), text, exc)) from None
-        if _is_pyproject(path):
+        if is_pyproject(path):
             node: Any = data
             for key in ("tool", "ctxbudget"):
                 node = node.get(key) if isinstance(node, Mapping) else None
@@ -349,17 +345,6 @@ def _read_section(path: Path) -> tuple[Mapping[str, Any] | None, str, _Where]:
     if section is not None and not isinstance(section, Mapping):
         raise where.error(root, f"expected a mapping, got {_describe(section)}")
     return section or None, root, where
-
-
-def _pyproject_has_table(path: Path) -> bool:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        logger.warning("ignoring unreadable %s during config discovery: %s", path, exc)
-        return False
-    tool = data.get("tool")
-    ours = tool.get("ctxbudget") if isinstance(tool, dict) else None
-    return isinstance(ours, dict) and "token_budgets" in ours
 
 
 # -- TOML writing --------------------------------------------------------------------------------------
@@ -407,11 +392,6 @@ def _dump_toml(section: Mapping[str, Any]) -> str:
 
 
 # -- the manager ---------------------------------------------------------------------------------------
-
-
-def user_config_path(environ: Mapping[str, str] | None = None) -> Path:
-    """``$XDG_CONFIG_HOME/ctxbudget/config.yaml``, else ``~/.config/ctxbudget/config.yaml``."""
-    return user_dir("config", environ) / "config.yaml"
 
 
 def _split_env_name(var: str) -> tuple[str | None, str | None]:
@@ -583,7 +563,8 @@ class BudgetConfigManager:
             return False
         section, root, where = _read_section(file)
         if section is None:
-            logger.warning("budget config %s has no %s section; keeping the current budgets", file, root)
+            if cache_spec(file) is None:  # a file that names only the count cache is not a mistake
+                logger.warning("budget config %s has no %s section; keeping the current budgets", file, root)
             return True
         global_config, tools = _parse_section(section, where, root)
         with self._lock:
@@ -597,7 +578,7 @@ class BudgetConfigManager:
         """Write every budget atomically: YAML (``yaml.safe_dump``, block style, indent 2, ``max: null`` when
         unset), or TOML for a ``.toml`` path. ``pyproject.toml`` is never written."""
         file = Path(path)
-        if _is_pyproject(file):
+        if is_pyproject(file):
             raise ConfigError(f"{file}: refusing to overwrite pyproject.toml; save to ctxbudget.toml instead")
         data = self.to_dict()
         if file.suffix == ".toml":
@@ -613,17 +594,7 @@ class BudgetConfigManager:
         start_dir: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
     ) -> Path | None:
         """The file ``discover`` would load (project, then user; see the module docstring), or ``None``."""
-        start = (Path(start_dir) if start_dir is not None else Path.cwd()).resolve()
-        for directory in (start, *start.parents):
-            for name in PROJECT_CONFIG_NAMES:
-                candidate = directory / name
-                if not candidate.is_file():
-                    continue
-                if name == "pyproject.toml" and not _pyproject_has_table(candidate):
-                    continue
-                return candidate
-        user = user_config_path(environ)
-        return user if user.is_file() else None
+        return find_config_file(start_dir, environ=environ)
 
     @classmethod
     def discover(

@@ -18,10 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..cache.redis_tier import display_url
 from ..cache.tiers import TieredCache, parse_cache_spec
+from ..config_files import cache_spec, find_config_file
 from ..counting import persistent
 from ..errors import ConfigError
 from .common import EXIT_OK, UsageError, iter_inputs, print_json, render_table
@@ -38,27 +37,10 @@ def add_cache_options(p: argparse.ArgumentParser) -> None:
 
 def config_spec(path: str | None) -> str | None:
     """The ``cache:`` key of the budget config file (given, or discovered), if it has one."""
-    from ..config import BudgetConfigManager
-
-    file = Path(path) if path else BudgetConfigManager.find_config_file()
-    if file is None or not file.is_file():
-        return None
-    text = file.read_text(encoding="utf-8")
     try:
-        if file.suffix == ".toml":
-            import tomllib
-
-            data: Any = tomllib.loads(text)
-            if file.name == "pyproject.toml":
-                data = data.get("tool", {}).get("ctxbudget", {})
-        else:
-            data = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError):
-        return None  # the budget loader reports the syntax error with its line
-    spec = data.get("cache") if isinstance(data, dict) else None
-    if spec is not None and not isinstance(spec, str):
-        raise UsageError(f"{file}: cache: must be a string such as sqlite or redis://host:6379/0")
-    return spec
+        return cache_spec(Path(path) if path else find_config_file())
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def use_persistent_cache(args: argparse.Namespace) -> None:

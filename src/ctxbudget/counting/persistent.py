@@ -8,7 +8,8 @@ reaches it and a memory miss costs one tier lookup before any tokenising. For a 
 lookup.
 
 The process-wide store: ``configure(spec_or_store)`` (``"sqlite"``, ``"redis://…"``, a comma list, a store,
-or None), else the ``CTXBUDGET_CACHE`` variable, read on first use. Every route built after that counts
+or None), else the ``CTXBUDGET_CACHE`` variable, else the ``cache:`` key of the config file that applies
+(``config_files``), read on first use. Every route built after that counts
 through it; ``TokenCounter``, ``Counter.for_model`` and everything above them follow.
 """
 
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..cache.tiers import CountTier, TieredCache, count_key, parse_cache_spec
+from ..config_files import cache_spec, find_config_file
 from ..errors import ConfigError
 from ..tokenizers.base import TokenizerBackend, TokenizerType, backend_kind, is_fast
 
@@ -134,11 +136,15 @@ def current() -> CountTier | TieredCache | None:
     if _store is _UNSET:
         with _lock:
             if _store is _UNSET:
-                spec = os.environ.get(ENV, "").strip()
+                spec, where = os.environ.get(ENV, "").strip(), ENV
                 try:
-                    _store = parse_cache_spec(spec, where=ENV) if spec else None
+                    if not spec:
+                        found = find_config_file()
+                        spec, where = (cache_spec(found) or ""), f"{found}: cache"
+                    _store = parse_cache_spec(spec, where=where) if spec else None
                 except (ConfigError, OSError, _sqlite_error()) as exc:
-                    log.warning("ctxbudget: %s=%r not used: %s; counting with the memory cache alone", ENV, spec, exc)
+                    log.warning("ctxbudget: %s=%r not used: %s; counting with the memory cache alone", where, spec,
+                                exc)
                     _store = None
     return _store  # type: ignore[no-any-return]
 
