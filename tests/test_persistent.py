@@ -529,6 +529,8 @@ def test_counter_takes_a_store_and_the_hot_path_keeps_its_encoder(tmp_path: Path
     fast = Counter.for_model("gpt-4o", None, store=None).backend
     wrapped = PersistentBackend(fast, tier)
     assert getattr(wrapped, "core_encode", None) is getattr(fast, "core_encode", None)
+    assert wrapped.async_chunk_chars == fast.async_chunk_chars  # read live: it grows once accelerated
+    assert getattr(PersistentBackend(backend, tier), "async_chunk_chars", "none") == "none"
 
 
 def test_redis_answers_that_are_not_counts_are_misses(redis_server: RedisServer) -> None:

@@ -32,6 +32,8 @@ ENV = "CTXBUDGET_CACHE"
 #: ``warm`` counts a slow tokenizer's texts in several processes from this many texts on (each costs an import)
 WARM_PROCESS_MIN_TEXTS = 256
 
+#: attributes of the wrapped backend read through (``async_chunk_chars`` changes once the accelerator loads)
+_DELEGATED = frozenset({"async_chunk_chars", "accelerated", "accelerate"})
 _UNSET: Any = object()
 log = logging.getLogger(__name__)
 
@@ -46,13 +48,16 @@ class PersistentBackend:
         self.kind = backend_kind(backend)
         self.fast = is_fast(backend)
         self.cacheable = bool(getattr(backend, "cacheable", True))
-        chunk = getattr(backend, "async_chunk_chars", None)
-        if chunk is not None:
-            self.async_chunk_chars = chunk
         core = getattr(backend, "core_encode", None)
         if self.fast and core is not None:
             # the hot path encodes texts of up to SHORT_TEXT_CHARS itself; those never reach the tiers anyway
             self.core_encode = core
+
+    def __getattr__(self, name: str) -> Any:
+        # what the wrapped backend says about itself beyond the protocol, read live (its accelerator state)
+        if name in _DELEGATED:
+            return getattr(self.inner, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def tokenizer_id(self) -> str:
