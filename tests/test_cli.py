@@ -226,3 +226,15 @@ def test_a_broken_config_is_one_line_naming_the_file_and_exit_2(
     assert err.count("\n") == 1 and "Traceback" not in err
     shown = path.resolve() if discovered else path
     assert err.startswith(f"ctxbudget: error: {shown}{expected}")
+
+
+def test_version_and_python_dash_m() -> None:
+    import ctxbudget
+
+    for argv in ([sys.executable, "-m", "ctxbudget", "--version"], [sys.executable, "-m", "ctxbudget.cli.main",
+                                                                   "--version"]):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout) == (0, f"ctxbudget {ctxbudget.__version__}\n"), done.stderr
+    done = subprocess.run([sys.executable, "-m", "ctxbudget", "count", "-", "-m", "gpt-4o"], input="hello world",
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "2\n")

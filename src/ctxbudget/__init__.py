@@ -9,6 +9,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from ._util import utilization_pct
+from ._version import __version__
 from .cache import CacheStatistics, TokenCountCache
 from .counting.counter import Counter, TokenCount, TokenCounter, backend_for
 from .counting.metrics import PerformanceMetrics
@@ -24,8 +25,6 @@ from .models.claude_ids import ClaudeModel
 from .models.registry import MODEL_MAPPINGS, ModelSpec, resolve_model, set_claude_model
 from .tokenizers.base import TokenizerBackend, TokenizerType
 from .tokenizers.factory import TokenizerFactory
-
-__version__ = "0.1.0"
 
 _LAZY = {
     ".rules": ("AuthorityLevel", "MemoryCategory", "MemoryRule", "rule_cost_text", "rule_priority"),

@@ -24,7 +24,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
+    from .._version import __version__
+
     parser = _Parser(prog="ctxbudget", description="Token counts and budgets for LLM context.")
+    parser.add_argument("--version", action="version", version=f"ctxbudget {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in commands:
         import_module(f".{name}_cmd", __package__).add_parser(sub)
@@ -56,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except SystemExit as exc:  # --version and --help end the parse with it
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
 
 
 def _silence_stdout() -> None:
