@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -166,10 +167,8 @@ def test_check_gate_exits_1_on_critical_and_warns_on_stderr(capsys: pytest.Captu
     pct = used / (used + 5) * 100
     assert code == 1
     assert out.splitlines()[2].split() == ["codex", f"{used:,}", f"{used + 5:,}", f"{pct:.1f}%", "critical"]
-    assert err.splitlines() == [
-        f"[{lvl}] {lvl} - codex budget at {pct:.1f}% ({used:,} / {used + 5:,} tokens, 5 remaining)"
-        for lvl in ("INFO", "WARNING", "CRITICAL")
-    ]
+    assert err.splitlines() == [  # one line, at the highest level reached
+        f"CRITICAL: codex at {pct:.1f}% of its context_injection budget ({used:,} / {used + 5:,} tokens, 5 left)"]
     code, out, err = run(capsys, "check", str(folder), "--tool", "codex", "--config", str(config), "--json")
     data = json.loads(out)
     assert (code, data["exit_code"], err) == (1, 1, "")
@@ -238,3 +237,56 @@ def test_version_and_python_dash_m() -> None:
     done = subprocess.run([sys.executable, "-m", "ctxbudget", "count", "-", "-m", "gpt-4o"], input="hello world",
                           capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "2\n")
+
+
+def test_check_prints_one_line_per_agent_at_its_highest_level(capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+    """At >= 95 % it printed INFO, WARNING and CRITICAL together, "[INFO] INFO - ..." and "-4,768 remaining"."""
+    big = tmp_path / "AGENTS.md"
+    big.write_text("word " * 3000, encoding="utf-8")
+    code, _, err = run(capsys, "check", str(big), "--tool", "codex", "--tool", "claude")
+    assert code == 1
+    lines = err.splitlines()
+    assert lines == ["CRITICAL: codex at 150.0% of its context_injection budget (3,001 / 2,000 tokens, over by 1,001)"]
+    assert "remaining" not in err and "[" not in err
+
+
+def test_max_tokens_says_why(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--max-tokens exceeded exited 1 with nothing on stderr."""
+    for n, words in (("a", 50), ("b", 80)):
+        (tmp_path / f"{n}.md").write_text("word " * words, encoding="utf-8")
+    code, _, err = run(capsys, "count", str(tmp_path), "-m", "gpt-4o", "--max-tokens", "60")
+    assert code == 1
+    assert err == f"ctxbudget: over --max-tokens 60: {tmp_path / 'b.md'} is 81 tokens for gpt-4o\n"
+    code, out, err = run(capsys, "count", str(tmp_path), "-m", "gpt-4o", "--max-tokens", "100", "--json")
+    assert code == 1 and json.loads(out)["over_limit"] is True and "the total is 132 tokens" in err
+
+
+def test_config_validate_rejects_an_unknown_tool(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("token_budgets:\n  tools:\n    codex: {default: 1500}\n    codx: {default: 1500}\n",
+                      encoding="utf-8")
+    code, _, err = run(capsys, "config", "validate", "--config", str(config))
+    assert code == 2
+    assert err == (f"ctxbudget: error: {config}:4: token_budgets.tools.codx: unknown tool; "
+                   "known: claude, codex, gemini\n")
+
+
+def test_help_shows_no_rest_markup(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("count", "fit", "check", "config", "cache"):
+        assert run(capsys, command, "--help")[0] == 0
+        assert "``" not in capsys.readouterr().out
+
+
+def test_a_terminal_stdin_gets_a_hint() -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "ctxbudget", "count", "-m", "gpt-4o", "--no-cache"],
+                            stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(follower)
+    os.write(leader, b"hello world\n\x04")
+    out, err = proc.communicate(timeout=60)
+    os.close(leader)
+    assert out == b"3\n"
+    assert b"reading from the terminal; end with Ctrl-D" in err

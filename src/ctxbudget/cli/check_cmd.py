@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     texts = [text for _label, text in iter_inputs(args.paths)]
     rows: list[dict[str, Any]] = []
     events: list[WarningEvent] = []
-    warnings = BudgetWarningSystem(enable_logging=False, enable_cli_output=not args.json, stream=sys.stderr)
+    warnings = BudgetWarningSystem(enable_logging=False, enable_cli_output=False)
     for name in args.tools or DEFAULT_TOOLS:
         try:
             spec = resolve_model(name)
@@ -58,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
         print_json({"source": source, "operation": args.operation, "tools": rows,
                     "warnings": [e.to_dict() for e in events], "exit_code": code})
         return code
+    for r in rows:  # one line per agent, at the highest level it reached
+        if r["level"]:
+            left = r["budget"] - r["tokens"]
+            rest = f"over by {-left:,}" if left < 0 else f"{left:,} left"
+            print(f"{r['level'].upper()}: {r['tool']} at {r['utilization']:.1f}% of its {args.operation} budget "
+                  f"({r['tokens']:,} / {r['budget']:,} tokens, {rest})", file=sys.stderr)
     table = [[r["tool"], f"{r['tokens']:,}", f"{r['budget']:,}", f"{r['utilization']:.1f}%", r["level"] or "ok"]
              for r in rows]
     print(render_table(["tool", "tokens", "budget", "used", "status"], table, right={1, 2, 3}))

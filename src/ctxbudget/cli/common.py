@@ -23,7 +23,7 @@ def iter_inputs(paths: Sequence[str]) -> Iterator[tuple[str, str]]:
         paths = ["-"]
     for raw in paths:
         if raw == "-":
-            yield "-", sys.stdin.read()
+            yield "-", read_stdin()
             continue
         path = Path(raw)
         if path.is_dir():
@@ -36,6 +36,13 @@ def iter_inputs(paths: Sequence[str]) -> Iterator[tuple[str, str]]:
             yield raw, read_text(path)
         else:
             raise UsageError(f"no such file: {raw}")
+
+
+def read_stdin() -> str:
+    """Standard input; on a terminal, first a hint on stderr (a bare command would otherwise just wait)."""
+    if sys.stdin.isatty():
+        print("ctxbudget: reading from the terminal; end with Ctrl-D, or give a PATH", file=sys.stderr)
+    return sys.stdin.read()
 
 
 def read_text(path: Path) -> str:

@@ -38,7 +38,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"source": source, "valid": True, "token_budgets": budgets})
         return EXIT_OK
+    unknown = _unknown_tools(budgets["tools"], source)
     if args.action == "validate":
+        if unknown:
+            raise UsageError(unknown)
         print(f"{source}: valid")
         return EXIT_OK
     g = budgets["global"]
@@ -50,6 +53,23 @@ def run(args: argparse.Namespace) -> int:
     print(f"source: {source}")
     print(render_table(["scope", "operation", "default", "min", "max", "enabled"], rows, right={2, 3, 4}))
     return EXIT_OK
+
+
+def _unknown_tools(tools: dict[str, Any], source: str) -> str:
+    """The first configured tool no model uses (``codx``), as one line with file, line and key; "" if none."""
+    from .._sourcemap import yaml_key_lines
+    from ..models.registry import budget_key, tool_names
+
+    known = sorted({budget_key(t) for t in tool_names()})
+    for name in tools:
+        if name not in known:
+            path = Path(source)
+            line = None
+            if path.is_file() and path.suffix in (".yaml", ".yml"):
+                line = yaml_key_lines(path.read_text(encoding="utf-8")).get(f"token_budgets.tools.{name}")
+            where = f"{source}:{line}" if line else source
+            return f"{where}: token_budgets.tools.{name}: unknown tool; known: {', '.join(known)}"
+    return ""
 
 
 def _num(value: int | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
         progress.step()
     progress.close()
     totals = [sum(r[1][i] for r in rows) for i in range(len(columns))]
-    over = args.max_tokens is not None and any(
-        n > args.max_tokens for values in [totals, *(r[1] for r in rows)] for n in values
-    )
+    over = _over_limit(args.max_tokens, columns, rows, totals)
     if args.json:
         print_json({
             "models": [c.provenance() for c in columns],
@@ -76,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                       for label, counts in rows],
             "total": dict(zip((c.name for c in columns), totals, strict=True)),
             "max_tokens": args.max_tokens,
-            "over_limit": over,
+            "over_limit": bool(over),
         })
     elif len(rows) == 1 and len(columns) == 1:
         print(rows[0][1][0])
@@ -87,7 +86,27 @@ def run(args: argparse.Namespace) -> int:
             body.append(["total", *(f"{n:,}" for n in totals)])
         print(render_table(headers, body, right=set(range(1, len(headers)))))
         print("  ".join(f"{c.name}: {c.provenance()['kind']} ({c.provenance()['tokenizer_id']})" for c in columns))
+    if over:
+        print(f"ctxbudget: over --max-tokens {args.max_tokens:,}: {over}", file=sys.stderr)
     return EXIT_OVER if over else EXIT_OK
+
+
+def _over_limit(limit: int | None, columns: list[_Column], rows: list[tuple[str, list[int]]],
+                totals: list[int]) -> str:
+    """Why ``--max-tokens`` is exceeded (the largest offender, and how many more), or "" when it is not."""
+    if limit is None:
+        return ""
+    offenders = [(n, label, c.name) for label, counts in rows for n, c in zip(counts, columns, strict=True)
+                 if n > limit]
+    if not offenders:
+        over_total = [(n, c.name) for n, c in zip(totals, columns, strict=True) if n > limit]
+        if not over_total:
+            return ""
+        n, model = max(over_total)
+        return f"the total is {n:,} tokens for {model}"
+    n, label, model = max(offenders)
+    more = f" (and {len(offenders) - 1} more)" if len(offenders) > 1 else ""
+    return f"{label} is {n:,} tokens for {model}{more}"
 
 
 def _header(column: _Column) -> str:

@@ -20,7 +20,7 @@ from ..rules.loaders import KINDS, RulesFileError, load_document
 from ..rules.markdown import MarkdownDocument
 from ..rules.model import MemoryRule
 from .cache_cmd import add_cache_options, use_persistent_cache
-from .common import EXIT_OK, EXIT_OVER, UsageError, print_json, render_table
+from .common import EXIT_OK, EXIT_OVER, UsageError, print_json, read_stdin, render_table
 from .config_cmd import load_config
 
 
@@ -70,7 +70,7 @@ def _load(paths: list[str], stdin_format: str) -> list[MarkdownDocument] | list[
     for path, name in zip(paths, _names(paths), strict=True):
         try:
             if path == "-":
-                loaded.append(load_document("<stdin>", text=sys.stdin.read(), kind=stdin_format, name=name))
+                loaded.append(load_document("<stdin>", text=read_stdin(), kind=stdin_format, name=name))
             elif not Path(path).is_file():
                 raise UsageError(f"no such file: {path}" if not Path(path).exists() else f"{path}: not a file")
             else:

@@ -8,6 +8,7 @@ Data goes to stdout, diagnostics to stderr. Only the module of the command being
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from importlib import import_module
@@ -21,6 +22,10 @@ COMMANDS = ("count", "fit", "check", "config", "cache")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
+
+    def format_help(self) -> str:
+        # the help comes from docstrings, whose ``literals`` are reST: a terminal shows them as plain words
+        return re.sub(r"``([^`]+)``", r"\1", super().format_help())
 
 
 def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
