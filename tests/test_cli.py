@@ -92,11 +92,14 @@ def test_unknown_model_allowed_with_estimate(capsys: pytest.CaptureFixture[str],
     assert run(capsys, "count", str(path), "-m", "mystery-9", "--estimate") == (0, "10\n", "")
 
 
-def test_not_utf8_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_lone_file_that_is_not_text_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "bin.md"
     path.write_bytes(b"\xff\xfe\x00")
     code, _, err = run(capsys, "count", str(path))
-    assert code == 2 and "not UTF-8" in err
+    assert code == 2 and "no text files" in err and "1 binary" in err
+    path.write_bytes("café".encode("latin-1"))
+    code, _, err = run(capsys, "count", str(path))
+    assert code == 2 and "1 not UTF-8" in err
 
 
 def test_fit_render_fits_and_reports(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,7 @@ from ..cache.tiers import TieredCache, parse_cache_spec
 from ..config_files import cache_spec, find_config_file
 from ..counting import persistent
 from ..errors import ConfigError
-from .common import EXIT_OK, UsageError, iter_inputs, print_json, render_table
+from .common import EXIT_OK, UsageError, add_walk_options, iter_inputs, print_json, render_table
 
 DEFAULT_SPEC = "sqlite"
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ def add_parser(sub: Any) -> None:
                    help="warm: model id or tool name (repeatable; default: claude, codex, gemini)")
     p.add_argument("--config", metavar="FILE", help="budget config file (for its cache: key)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_walk_options(p)
     add_cache_options(p)
     p.set_defaults(run=run)
 
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "warm":
         if not args.paths:
             raise UsageError("cache warm: give the files or directories to count")
-        texts = [text for _label, text in iter_inputs(args.paths)]
+        texts = [text for _label, text in iter_inputs(args.paths, args)]
         report = {m: persistent.warm(texts, m, store) for m in (args.models or ("claude", "codex", "gemini"))}
         if args.json:
             print_json(report)

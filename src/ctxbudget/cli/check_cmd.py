@@ -13,7 +13,7 @@ from ..errors import UnknownModelError
 from ..models.registry import resolve_model
 from ..tracking.warnings import BudgetWarningSystem, WarningEvent, exit_code_for
 from .cache_cmd import add_cache_options, use_persistent_cache
-from .common import EXIT_OK, UsageError, iter_inputs, print_json, render_table
+from .common import EXIT_OK, UsageError, add_walk_options, iter_inputs, print_json, render_table
 from .config_cmd import load_config
 
 DEFAULT_TOOLS = ("claude", "codex", "gemini")
@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
                    help="which configured operation budget applies (default: context_injection)")
     p.add_argument("--config", metavar="FILE", help="budget config file (default: discovered)")
     p.add_argument("--json", action="store_true", help="machine-readable result")
+    add_walk_options(p)
     add_cache_options(p)
     p.set_defaults(run=run)
 
@@ -35,7 +36,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     use_persistent_cache(args)
     config, source = load_config(args.config)
-    texts = [text for _label, text in iter_inputs(args.paths)]
+    texts = [text for _label, text in iter_inputs(args.paths, args)]
     rows: list[dict[str, Any]] = []
     events: list[WarningEvent] = []
     warnings = BudgetWarningSystem(enable_logging=False, enable_cli_output=False)

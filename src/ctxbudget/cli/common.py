@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -9,33 +10,55 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .walk import ERRORS, WalkError, WalkReport, walk
+
 EXIT_OK, EXIT_OVER, EXIT_USAGE = 0, 1, 2
-TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".yaml", ".yml", ".json", ".toml", ".rst"}
 
 
 class UsageError(Exception):
     """Bad arguments or input; reported as one line on stderr, exit 2."""
 
 
-def iter_inputs(paths: Sequence[str]) -> Iterator[tuple[str, str]]:
-    """``(label, text)`` for each path (``-`` or no path: stdin); directories give their text files."""
+def add_walk_options(p: argparse.ArgumentParser) -> None:
+    """The options of every command that walks directories (``walk`` has the rules)."""
+    p.add_argument("--include", action="append", default=[], metavar="GLOB",
+                   help="only files matching GLOB (gitignore syntax, relative to the PATH; repeatable)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="leave out files matching GLOB")
+    p.add_argument("--no-ignore", action="store_true", help="do not honour .gitignore and .ctxbudgetignore files")
+    p.add_argument("--errors", choices=ERRORS, default="skip",
+                   help="a file that is not UTF-8: skip it (default, reported), replace bad bytes, or fail")
+
+
+def iter_inputs(paths: Sequence[str], args: argparse.Namespace | None = None) -> Iterator[tuple[str, str]]:
+    """``(label, text)`` for each path (``-`` or no path: stdin); directories give their text files (``walk``).
+    What was skipped is reported on stderr when the walk ends: one line per unreadable entry, one summary."""
     if not paths:
         paths = ["-"]
+    report = WalkReport()
+    include, exclude = getattr(args, "include", ()), getattr(args, "exclude", ())
+    no_ignore, errors = bool(getattr(args, "no_ignore", False)), str(getattr(args, "errors", "skip"))
+    count = 0
     for raw in paths:
         if raw == "-":
+            count += 1
             yield "-", read_stdin()
             continue
-        path = Path(raw)
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
-            if not files:
-                raise UsageError(f"no text files ({', '.join(sorted(TEXT_SUFFIXES))}) in {raw}")
-            for file in files:
-                yield str(file), read_text(file)
-        elif path.exists():
-            yield raw, read_text(path)
-        else:
+        if not Path(raw).exists() and not Path(raw).is_symlink():
             raise UsageError(f"no such file: {raw}")
+        try:
+            for item in walk([raw], report, include=include, exclude=exclude, no_ignore=no_ignore, errors=errors):
+                count += 1
+                yield item
+        except WalkError as exc:
+            raise UsageError(str(exc)) from None
+    for line in report.unreadable:
+        print(f"ctxbudget: {line}", file=sys.stderr)
+    summary = report.summary()
+    if summary:
+        print(f"ctxbudget: {summary}", file=sys.stderr)
+    if not count:
+        why = f" ({summary})" if summary else (f" ({report.ignored} ignored)" if report.ignored else "")
+        raise UsageError(f"no text files in {', '.join(paths)}{why}")
 
 
 def read_stdin() -> str:
@@ -43,13 +66,6 @@ def read_stdin() -> str:
     if sys.stdin.isatty():
         print("ctxbudget: reading from the terminal; end with Ctrl-D, or give a PATH", file=sys.stderr)
     return sys.stdin.read()
-
-
-def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def print_json(data: Any) -> None:

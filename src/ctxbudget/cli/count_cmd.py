@@ -12,7 +12,7 @@ from ..errors import UnknownModelError
 from ..models.registry import resolve_model
 from ..tokenizers.factory import registered_backend
 from .cache_cmd import add_cache_options, use_persistent_cache
-from .common import EXIT_OK, EXIT_OVER, Progress, UsageError, iter_inputs, print_json, render_table
+from .common import EXIT_OK, EXIT_OVER, Progress, UsageError, add_walk_options, iter_inputs, print_json, render_table
 
 DEFAULT_MODELS = ("claude", "codex", "gemini")
 
@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-tokens", type=int, metavar="N",
                    help="exit 1 if any input or the total exceeds N tokens for any model (CI gate)")
     p.add_argument("--json", action="store_true", help="machine-readable output with provenance")
+    add_walk_options(p)
     add_cache_options(p)
     p.set_defaults(run=run)
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_tokens is not None and args.max_tokens < 0:
         raise UsageError("--max-tokens must be >= 0")
     columns = [_column(m, args.estimate) for m in (args.models or DEFAULT_MODELS)]
-    inputs = list(iter_inputs(args.paths))
+    inputs = list(iter_inputs(args.paths, args))
     progress = Progress(len(inputs), "counting")
     rows: list[tuple[str, list[int]]] = []
     for label, text in inputs:

@@ -1,0 +1,177 @@
+"""Walking the paths a command is given: every text file, as git would see the tree.
+
+* **Text or not** is decided by content, not by suffix: a NUL byte in the first 8 KiB makes a file binary
+  (skipped, counted in the report); a file that is not valid UTF-8 is reported and skipped
+  (``errors="skip"``, the default), read with U+FFFD for the bad bytes (``"replace"``), or stops the command
+  (``"fail"``).
+* **Ignored**: ``.git`` is never walked; ``.gitignore`` and ``.ctxbudgetignore`` files are honoured at every
+  level, a deeper file's rules over a shallower one's, negations included, with git's rule that nothing
+  inside an ignored directory comes back (``pathspec``'s gitignore matcher). ``no_ignore`` turns them off.
+  ``include``/``exclude`` are gitignore-style globs relative to the path given: with ``include``, only the
+  files it matches. A file named on the command line is always read.
+* **Links and errors**: symbolic links to directories are not followed (so a link loop cannot trap the walk);
+  links to files are read. A directory or file that cannot be read is one line in the report, and the walk
+  goes on.
+
+Files come out one at a time, in sorted order per directory, so memory holds one file, not the tree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+IGNORE_FILES = (".gitignore", ".ctxbudgetignore")
+SNIFF_BYTES = 8192
+ERRORS = ("skip", "replace", "fail")
+
+
+class WalkError(Exception):
+    """A file that stops the walk (``errors="fail"``); the message names it."""
+
+
+@dataclass
+class WalkReport:
+    """What the walk read and what it left out, for the command's summary."""
+
+    files: int = 0
+    binary: list[str] = field(default_factory=list)
+    not_utf8: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # one message each
+    ignored: int = 0
+
+    def summary(self) -> str:
+        """One line: what was skipped ("" when nothing was)."""
+        parts = [f"{len(self.binary)} binary"] if self.binary else []
+        if self.not_utf8:
+            parts.append(f"{len(self.not_utf8)} not UTF-8 (--errors replace reads them)")
+        if self.replaced:
+            parts.append(f"{len(self.replaced)} read with U+FFFD for invalid UTF-8")
+        if self.unreadable:
+            parts.append(f"{len(self.unreadable)} unreadable")
+        return ("skipped: " + ", ".join(parts)) if parts else ""
+
+
+class _Rules:
+    """The ignore files that apply in one directory, with their own base directories."""
+
+    def __init__(self, specs: Sequence[tuple[Path, pathspec.GitIgnoreSpec]] = ()) -> None:
+        self.specs = list(specs)
+
+    def below(self, directory: Path) -> _Rules:
+        found = []
+        for name in IGNORE_FILES:
+            path = directory / name
+            try:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                continue
+            found.append((directory, pathspec.GitIgnoreSpec.from_lines(lines)))
+        return _Rules(self.specs + found) if found else self
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        for base, spec in reversed(self.specs):  # the deepest file that has a say decides
+            relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+            result = spec.check_file(relative)
+            if result.include is not None:
+                return bool(result.include)
+        return False
+
+
+def walk(paths: Sequence[str], report: WalkReport, *, include: Sequence[str] = (), exclude: Sequence[str] = (),
+         no_ignore: bool = False, errors: str = "skip") -> Iterator[tuple[str, str]]:
+    """``(path, text)`` for every text file under ``paths`` (module docstring); ``report`` fills as it goes."""
+    if errors not in ERRORS:
+        raise ValueError(f"errors must be one of {', '.join(ERRORS)}, got {errors!r}")
+    wanted = pathspec.GitIgnoreSpec.from_lines(include) if include else None
+    unwanted = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
+    for raw in paths:
+        root = Path(raw)
+        if root.is_dir():
+            rules = _Rules() if no_ignore else _rules_above(root)
+            yield from _walk_dir(root, root, rules, report, wanted, unwanted, no_ignore, errors)
+        else:
+            text = _read(root, report, errors)
+            if text is not None:
+                yield raw, text
+
+
+def _rules_above(root: Path) -> _Rules:
+    """The ignore files of the enclosing git work tree, from its top down to ``root``'s parent."""
+    resolved = root.resolve()
+    chain = [resolved, *resolved.parents]
+    top = next((d for d in chain if (d / ".git").exists()), None)
+    if top is None:
+        return _Rules()
+    rules = _Rules()
+    for directory in reversed(chain[1:chain.index(top) + 1]):
+        rules = rules.below(directory)
+    return rules
+
+
+def _walk_dir(root: Path, directory: Path, rules: _Rules, report: WalkReport, wanted: pathspec.GitIgnoreSpec | None,
+              unwanted: pathspec.GitIgnoreSpec | None, no_ignore: bool, errors: str) -> Iterator[tuple[str, str]]:
+    if not no_ignore:
+        rules = rules.below(directory)
+    try:
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError as exc:
+        report.unreadable.append(f"{directory}: cannot list: {exc.strerror or exc}")
+        return
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            is_file = entry.is_file(follow_symlinks=True)
+        except OSError as exc:
+            report.unreadable.append(f"{path}: {exc.strerror or exc}")
+            continue
+        if is_dir and entry.name == ".git":
+            continue
+        if not is_dir and not is_file:
+            continue  # a link to a directory (not followed), a socket, a broken link
+        relative = path.relative_to(root).as_posix()
+        if not no_ignore and rules.ignored(path, is_dir):
+            report.ignored += 1
+            continue
+        if unwanted is not None and unwanted.match_file(relative + ("/" if is_dir else "")):
+            report.ignored += 1
+            continue
+        if is_dir:
+            yield from _walk_dir(root, path, rules, report, wanted, unwanted, no_ignore, errors)
+            continue
+        if wanted is not None and not wanted.match_file(relative):
+            report.ignored += 1
+            continue
+        text = _read(path, report, errors)
+        if text is not None:
+            yield str(path), text
+
+
+def _read(path: Path, report: WalkReport, errors: str) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report.unreadable.append(f"{path}: {exc.strerror or exc}")
+        return None
+    if b"\0" in data[:SNIFF_BYTES]:
+        report.binary.append(str(path))
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if errors == "fail":
+            raise WalkError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        if errors == "skip":
+            report.not_utf8.append(str(path))
+            return None
+        report.replaced.append(str(path))
+        text = data.decode("utf-8", errors="replace")
+    report.files += 1
+    return text
