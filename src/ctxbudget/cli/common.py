@@ -29,12 +29,14 @@ def add_walk_options(p: argparse.ArgumentParser) -> None:
                    help="a file that is not UTF-8: skip it (default, reported), replace bad bytes, or fail")
 
 
-def iter_inputs(paths: Sequence[str], args: argparse.Namespace | None = None) -> Iterator[tuple[str, str]]:
+def iter_inputs(paths: Sequence[str], args: argparse.Namespace | None = None,
+                report: WalkReport | None = None) -> Iterator[tuple[str, str]]:
     """``(label, text)`` for each path (``-`` or no path: stdin); directories give their text files (``walk``).
-    What was skipped is reported on stderr when the walk ends: one line per unreadable entry, one summary."""
+    What was skipped goes to ``report`` (``print_report`` writes it), else to stderr when the walk ends."""
     if not paths:
         paths = ["-"]
-    report = WalkReport()
+    own = report is None
+    report = report if report is not None else WalkReport()
     include, exclude = getattr(args, "include", ()), getattr(args, "exclude", ())
     no_ignore, errors = bool(getattr(args, "no_ignore", False)), str(getattr(args, "errors", "skip"))
     count = 0
@@ -51,14 +53,21 @@ def iter_inputs(paths: Sequence[str], args: argparse.Namespace | None = None) ->
                 yield item
         except WalkError as exc:
             raise UsageError(str(exc)) from None
+    if own:
+        print_report(report)
+    if not count:
+        summary = report.summary()
+        why = f" ({summary})" if summary else (f" ({report.ignored} ignored)" if report.ignored else "")
+        raise UsageError(f"no text files in {', '.join(paths)}{why}")
+
+
+def print_report(report: WalkReport) -> None:
+    """What a walk skipped, on stderr: one line per unreadable entry, then one summary line."""
     for line in report.unreadable:
         print(f"ctxbudget: {line}", file=sys.stderr)
     summary = report.summary()
     if summary:
         print(f"ctxbudget: {summary}", file=sys.stderr)
-    if not count:
-        why = f" ({summary})" if summary else (f" ({report.ignored} ignored)" if report.ignored else "")
-        raise UsageError(f"no text files in {', '.join(paths)}{why}")
 
 
 def read_stdin() -> str:
@@ -91,18 +100,26 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: s
 
 
 class Progress:
-    """A one-line progress counter on stderr, only when stderr is a terminal and the job is long."""
+    """A one-line progress counter on stderr, only when stderr is a terminal and the job is long (``total``:
+    the number of items when known beforehand, else None and the line shows how many are done)."""
 
-    def __init__(self, total: int, label: str, *, min_items: int = 20) -> None:
+    def __init__(self, total: int | None, label: str, *, min_items: int = 20) -> None:
         self.total = total
         self.label = label
-        self.active = total >= min_items and sys.stderr.isatty()
+        self.min_items = min_items
+        self.terminal = sys.stderr.isatty()
         self.done = 0
+
+    @property
+    def active(self) -> bool:
+        long = self.done >= self.min_items if self.total is None else self.total >= self.min_items
+        return self.terminal and long
 
     def step(self) -> None:
         self.done += 1
         if self.active:
-            sys.stderr.write(f"\r{self.label} {self.done}/{self.total}")
+            of = f"/{self.total}" if self.total is not None else " files"
+            sys.stderr.write(f"\r{self.label} {self.done}{of}")
             sys.stderr.flush()
 
     def close(self) -> None:

@@ -12,7 +12,18 @@ from ..errors import UnknownModelError
 from ..models.registry import resolve_model
 from ..tokenizers.factory import registered_backend
 from .cache_cmd import add_cache_options, use_persistent_cache
-from .common import EXIT_OK, EXIT_OVER, Progress, UsageError, add_walk_options, iter_inputs, print_json, render_table
+from .common import (
+    EXIT_OK,
+    EXIT_OVER,
+    Progress,
+    UsageError,
+    add_walk_options,
+    iter_inputs,
+    print_json,
+    print_report,
+    render_table,
+)
+from .walk import WalkReport
 
 DEFAULT_MODELS = ("claude", "codex", "gemini")
 
@@ -60,13 +71,16 @@ def run(args: argparse.Namespace) -> int:
     if args.max_tokens is not None and args.max_tokens < 0:
         raise UsageError("--max-tokens must be >= 0")
     columns = [_column(m, args.estimate) for m in (args.models or DEFAULT_MODELS)]
-    inputs = list(iter_inputs(args.paths, args))
-    progress = Progress(len(inputs), "counting")
+    progress = Progress(None, "counting")
     rows: list[tuple[str, list[int]]] = []
-    for label, text in inputs:
-        rows.append((label, [c.counter.count(text) for c in columns]))
-        progress.step()
-    progress.close()
+    report = WalkReport()
+    try:
+        for label, text in iter_inputs(args.paths, args, report):  # one file in memory at a time
+            rows.append((label, [c.counter.count(text) for c in columns]))
+            progress.step()
+    finally:
+        progress.close()
+    print_report(report)  # (a walk that found nothing raised instead, naming what it skipped)
     totals = [sum(r[1][i] for r in rows) for i in range(len(columns))]
     over = _over_limit(args.max_tokens, columns, rows, totals)
     if args.json:
