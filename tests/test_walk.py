@@ -128,3 +128,15 @@ def test_ignore_files_above_the_walked_folder_apply_inside_a_git_tree(tmp_path: 
     root = make_repo(tmp_path / "repo")
     result = cli("count", str(root / "src"), "-m", "gpt-4o", "--json", "--no-cache")
     assert counted(result, root / "src") == [".gitignore", "app.py", "generated_keep.py"]
+
+
+def test_relative_paths_walk_like_absolute_ones(tmp_path: Path) -> None:
+    """`ctxbudget count examples/instructions` (the README's demo) failed: relative paths against the absolute
+    directories of the ignore files."""
+    root = make_repo(tmp_path / "repo")
+    absolute = counted(cli("count", str(root / "src"), "-m", "gpt-4o", "--json", "--no-cache"), root / "src")
+    result = cli("count", "src", "-m", "gpt-4o", "--json", "--no-cache", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert counted(result, Path("src")) == absolute
+    result = cli("count", ".", "-m", "gpt-4o", "--json", "--no-cache", cwd=root / "src")
+    assert result.returncode == 0, result.stderr

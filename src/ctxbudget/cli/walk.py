@@ -71,12 +71,13 @@ class _Rules:
                 lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
             except OSError:
                 continue
-            found.append((directory, pathspec.GitIgnoreSpec.from_lines(lines)))
+            found.append((Path(os.path.abspath(directory)), pathspec.GitIgnoreSpec.from_lines(lines)))
         return _Rules(self.specs + found) if found else self
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
+        absolute = Path(os.path.abspath(path))  # bases are absolute; the walked path may be relative
         for base, spec in reversed(self.specs):  # the deepest file that has a say decides
-            relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+            relative = absolute.relative_to(base).as_posix() + ("/" if is_dir else "")
             result = spec.check_file(relative)
             if result.include is not None:
                 return bool(result.include)
@@ -103,8 +104,8 @@ def walk(paths: Sequence[str], report: WalkReport, *, include: Sequence[str] = (
 
 def _rules_above(root: Path) -> _Rules:
     """The ignore files of the enclosing git work tree, from its top down to ``root``'s parent."""
-    resolved = root.resolve()
-    chain = [resolved, *resolved.parents]
+    absolute = Path(os.path.abspath(root))  # not resolved: the ignore files sit on the path as given
+    chain = [absolute, *absolute.parents]
     top = next((d for d in chain if (d / ".git").exists()), None)
     if top is None:
         return _Rules()
