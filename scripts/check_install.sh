@@ -34,7 +34,8 @@ from ctxbudget import TokenCounter
 detail = TokenCounter.count_tokens_detailed("Hello, world! Привет, мир! 你好", "gpt-4")
 print("pure path, tiktoken", md.version("tiktoken"), "->", detail.count, detail.tokenizer_id)
 PY
-(cd "$scratch" && cp -r "$OLDPWD/tests" "$OLDPWD/README.md" "$OLDPWD/docs" "$OLDPWD/examples" "$OLDPWD/pyproject.toml" . &&
+(cd "$scratch" && cp -r "$OLDPWD/tests" "$OLDPWD/README.md" "$OLDPWD/docs" "$OLDPWD/examples" "$OLDPWD/scripts" \
+        "$OLDPWD/pyproject.toml" . &&
     "$py" -m pytest -q -p no:cacheprovider "${tests[@]}")
 
 echo "== install 2: the same sdist with the compiler, still no extras"

@@ -65,3 +65,15 @@ def test_the_conventions_example_in_docs_reads_as_annotated() -> None:
         elif rule.authority.value == "default":
             assert "priority 50" in note
     assert rules[3].name == "Naming"
+
+
+def test_the_demo_commands_run_from_the_repository_root() -> None:
+    """The README's first command (scripts/demo.sh) broke once on relative paths; run its ctxbudget lines."""
+    text = (ROOT / "scripts" / "demo.sh").read_text(encoding="utf-8")
+    commands = re.findall(r"^\.venv/bin/ctxbudget (.*?)$", text.replace("\\\n", " "), re.M)
+    assert len(commands) == 2
+    for command in commands:
+        done = subprocess.run([sys.executable, "-m", "ctxbudget", *command.split()], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip()
