@@ -11,7 +11,6 @@ chosen by ``--cache SPEC``, else ``CTXBUDGET_CACHE``, else a ``cache:`` key in t
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sqlite3
 import sys
@@ -23,10 +22,9 @@ from ..cache.tiers import TieredCache, parse_cache_spec
 from ..config_files import cache_spec, find_config_file
 from ..counting import persistent
 from ..errors import ConfigError
-from .common import EXIT_OK, UsageError, add_walk_options, iter_inputs, print_json, render_table
+from .common import DEFAULT_MODELS, EXIT_OK, UsageError, add_walk_options, iter_inputs, print_json, render_table
 
 DEFAULT_SPEC = "sqlite"
-log = logging.getLogger(__name__)
 
 
 def add_cache_options(p: argparse.ArgumentParser) -> None:
@@ -106,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.paths:
             raise UsageError("cache warm: give the files or directories to count")
         texts = [text for _label, text in iter_inputs(args.paths, args)]
-        report = {m: persistent.warm(texts, m, store) for m in (args.models or ("claude", "codex", "gemini"))}
+        report = {m: persistent.warm(texts, m, store) for m in (args.models or DEFAULT_MODELS)}
         if args.json:
             print_json(report)
         else:

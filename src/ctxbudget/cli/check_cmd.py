@@ -13,10 +13,8 @@ from ..errors import UnknownModelError
 from ..models.registry import resolve_model
 from ..tracking.warnings import BudgetWarningSystem, WarningEvent, exit_code_for
 from .cache_cmd import add_cache_options, use_persistent_cache
-from .common import EXIT_OK, UsageError, add_walk_options, iter_inputs, print_json, render_table
+from .common import DEFAULT_MODELS, EXIT_OK, UsageError, add_walk_options, iter_inputs, print_json, render_table
 from .config_cmd import load_config
-
-DEFAULT_TOOLS = ("claude", "codex", "gemini")
 
 
 def add_parser(sub: Any) -> None:
@@ -40,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     events: list[WarningEvent] = []
     warnings = BudgetWarningSystem(enable_logging=False, enable_cli_output=False)
-    for name in args.tools or DEFAULT_TOOLS:
+    for name in args.tools or DEFAULT_MODELS:
         try:
             spec = resolve_model(name)
         except UnknownModelError as exc:

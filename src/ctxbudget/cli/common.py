@@ -13,6 +13,8 @@ from typing import Any
 from .walk import ERRORS, WalkError, WalkReport, walk
 
 EXIT_OK, EXIT_OVER, EXIT_USAGE = 0, 1, 2
+#: what ``count``, ``check`` and ``cache warm`` count for when no model is named
+DEFAULT_MODELS = ("claude", "codex", "gemini")
 
 
 class UsageError(Exception):
@@ -100,11 +102,9 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: s
 
 
 class Progress:
-    """A one-line progress counter on stderr, only when stderr is a terminal and the job is long (``total``:
-    the number of items when known beforehand, else None and the line shows how many are done)."""
+    """A one-line count of the items done, on stderr, only when stderr is a terminal and the job is long."""
 
-    def __init__(self, total: int | None, label: str, *, min_items: int = 20) -> None:
-        self.total = total
+    def __init__(self, label: str, *, min_items: int = 20) -> None:
         self.label = label
         self.min_items = min_items
         self.terminal = sys.stderr.isatty()
@@ -112,14 +112,12 @@ class Progress:
 
     @property
     def active(self) -> bool:
-        long = self.done >= self.min_items if self.total is None else self.total >= self.min_items
-        return self.terminal and long
+        return self.terminal and self.done >= self.min_items
 
     def step(self) -> None:
         self.done += 1
         if self.active:
-            of = f"/{self.total}" if self.total is not None else " files"
-            sys.stderr.write(f"\r{self.label} {self.done}{of}")
+            sys.stderr.write(f"\r{self.label} {self.done} files")
             sys.stderr.flush()
 
     def close(self) -> None:

@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"source": source, "valid": True, "token_budgets": budgets})
         return EXIT_OK
-    unknown = _unknown_tools(budgets["tools"], source)
     if args.action == "validate":
+        unknown = _unknown_tools(budgets["tools"], source)
         if unknown:
             raise UsageError(unknown)
         print(f"{source}: valid")

@@ -13,6 +13,7 @@ from ..models.registry import resolve_model
 from ..tokenizers.factory import registered_backend
 from .cache_cmd import add_cache_options, use_persistent_cache
 from .common import (
+    DEFAULT_MODELS,
     EXIT_OK,
     EXIT_OVER,
     Progress,
@@ -24,8 +25,6 @@ from .common import (
     render_table,
 )
 from .walk import WalkReport
-
-DEFAULT_MODELS = ("claude", "codex", "gemini")
 
 
 def add_parser(sub: Any) -> None:
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_tokens is not None and args.max_tokens < 0:
         raise UsageError("--max-tokens must be >= 0")
     columns = [_column(m, args.estimate) for m in (args.models or DEFAULT_MODELS)]
-    progress = Progress(None, "counting")
+    progress = Progress("counting")
     rows: list[tuple[str, list[int]]] = []
     report = WalkReport()
     try:

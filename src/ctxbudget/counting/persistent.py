@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..cache.tiers import CountTier, TieredCache, count_key, parse_cache_spec
-from ..config_files import cache_spec, find_config_file
 from ..errors import ConfigError
 from ..tokenizers.base import TokenizerBackend, TokenizerType, backend_kind, is_fast
 
@@ -144,6 +143,8 @@ def current() -> CountTier | TieredCache | None:
                 spec, where = os.environ.get(ENV, "").strip(), ENV
                 try:
                     if not spec:
+                        from ..config_files import cache_spec, find_config_file  # not at import: tomllib
+
                         found = find_config_file()
                         spec, where = (cache_spec(found) or ""), f"{found}: cache"
                     _store = parse_cache_spec(spec, where=where) if spec else None

@@ -39,7 +39,6 @@ input: identical input gives byte-identical output.
 from __future__ import annotations
 
 import dataclasses
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from ..counting.counter import Counter, TokenCount, TokenCounter
+from ..rules.markdown import FENCE
 from ..rules.model import AuthorityLevel, MemoryCategory, MemoryRule, ranked_positions
 
 #: Options every adapter accepts, with their defaults.
@@ -125,9 +125,6 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-
-
 def multi_line(text: str) -> str:
     """``text`` with its line breaks normalised to ``"\\n"`` and trailing spaces removed; blank lines are
     removed too, so a rule never adds a blank line inside its block — except inside fenced code, which is
@@ -136,7 +133,7 @@ def multi_line(text: str) -> str:
     fence: str | None = None
     source = text.strip().splitlines()
     for n, line in enumerate(source):
-        opening = _FENCE.match(line)
+        opening = FENCE.match(line)
         if fence is None and opening:
             fence = opening.group(1)
         elif fence is not None and opening and opening.group(1).startswith(fence) and not line.strip(" `~"):
@@ -151,7 +148,7 @@ def multi_line(text: str) -> str:
 
 def starts_block(line: str) -> bool:
     """True when ``line`` opens a fenced code block or a table row, which must start a line of their own."""
-    return bool(_FENCE.match(line)) or line.lstrip().startswith("|")
+    return bool(FENCE.match(line)) or line.lstrip().startswith("|")
 
 
 def name_is_redundant(rule: MemoryRule) -> bool:

@@ -35,14 +35,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
-from mdit_py_plugins.front_matter import front_matter_plugin
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CtxBudgetError
 from .model import AuthorityLevel, MemoryCategory, MemoryRule
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 
 class MarkdownError(CtxBudgetError, ValueError):
@@ -60,7 +60,8 @@ _NAME = re.compile(r"\*\*([^*\n]+?)\*\*\s*[:—–-]\s*|\*\*([^*\n]+?):\*\*\s*")
 _ABSOLUTE_HEADING = re.compile(r"absolute|critical|\bmust\b|\bnever\b|non-negotiable|\balways\b", re.I)
 _ANCHOR_LINK = re.compile(r"\[[^\]]*\]\(#[^)]*\)")
 _OPEN_TAG = re.compile(r"\A\s*<([A-Za-z][\w-]*)[\s>]")
-_FENCE = re.compile(r"\s*(`{3,}|~{3,})\s*([\w+-]*)")
+#: the opening (or closing) line of a fenced code block: the fence, then the info string's language
+FENCE = re.compile(r"\s*(`{3,}|~{3,})\s*([\w+-]*)")
 #: priority of a table of contents: the first unit to go, since a trimmed file's anchors may point nowhere
 TOC_PRIORITY = 5.0
 #: every unit's created_at: ranking ties fall back to file order, not clock time
@@ -68,6 +69,10 @@ _CREATED = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _parser() -> MarkdownIt:
+    # imported here, not with the module: formatters and rules files need this module but not the parser
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.front_matter import front_matter_plugin
+
     return MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
 
 
@@ -267,7 +272,7 @@ def _label(body: str) -> str:
     """A unit's name when it has no ``**Name**:``: its first line as plain text (cut at 60 characters with
     "…"); for code, the language and the first line of code."""
     lines = body.split("\n")
-    fence = _FENCE.match(lines[0])
+    fence = FENCE.match(lines[0])
     if fence:
         first = next((_plain(line) for line in lines[1:] if line.strip()), "")
         label = f"{fence.group(2) or 'code'}: {first}".rstrip(": ")
