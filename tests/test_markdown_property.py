@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter as Multiset
+from collections.abc import Iterable
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from ctxbudget import TokenCounter, fit, parse_markdown
+from ctxbudget import MarkdownDocument, TokenCounter, fit, parse_markdown
 
 WORDS = st.sampled_from(["run", "tests", "never", "push", "main", "use", "tabs", "the", "API", "café", "данные",
                          "`make lint`", "**bold**", "[docs](https://example.com)", "数据", "→", "keys"])
@@ -84,7 +85,15 @@ def fences(text: str) -> Multiset[str]:
     return Multiset(t.content for t in parse(text) if t.type == "fence")
 
 
+def block_texts(doc: MarkdownDocument, indexes: Iterable[int]) -> list[str]:
+    return ["".join(doc.lines[doc.blocks[i].start:doc.blocks[i].end]) for i in sorted(indexes)]
+
+
 @pytest.mark.guarantee(56)
+# found in CI: with the paragraph after it left out, "run run run run:" leads into the list on re-reading
+@example(text="# Setup\r\n\r\n# Setup\r\n\r\nrun run run run:\r\n\r\nrun:\r\n\r\n```bash\r\nx = 1\r\n```\r\n\r\n"
+              "run.\r\nrun.\r\n\r\n- run.\r\n\r\n# Setup\r\n\r\n# Setup\r\n\r\n# Critical rules\r\n\r\n"
+              "```bash\r\nx = 1\r\n```\r\n\r\n", budget=69, model="claude")
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(documents(), st.integers(0, 600), MODELS)
 def test_fit_writes_a_faithful_trim(text: str, budget: int, model: str) -> None:
@@ -117,18 +126,21 @@ def test_fit_writes_a_faithful_trim(text: str, budget: int, model: str) -> None:
     # keeping everything is the identity
     if not result.skipped:
         assert out == text
-    # read again, the trimmed text is the kept units: none split or run into another's text (a paragraph may
-    # now own the code block that follows it, where the unit between them was left out)
+    # read again, the trimmed text is the kept units and their leads: none split or run into another's text.
+    # What a block is may change with its new neighbours — a paragraph may now own the code block after it, or
+    # lead into the list after it (its text is then context, not a unit) — but every kept text comes back whole.
     body = FOOTER.sub("", out).rstrip("\r\n") + doc.newline if kept else FOOTER.sub("", out)
     again = parse_markdown(body, "CLAUDE")
-    read = [again.unit_text(k) for k in range(len(again.rules))]
+    read = block_texts(again, [i for i, b in enumerate(again.blocks) if b.kind in ("unit", "lead")])
     n = 0
     for k in kept:
         unit = doc.unit_text(k).rstrip("\r\n")
         while n < len(read) and unit not in read[n]:
             n += 1
         assert n < len(read), f"kept unit {k + 1} does not come back whole: {unit!r}"
-    assert "".join(read).split() == "".join(doc.unit_text(k) for k in kept).split()
+    written = {doc.unit_blocks[k] for k in kept} | {
+        p for k in kept for p in doc.blocks[doc.unit_blocks[k]].parents if doc.blocks[p].kind == "lead"}
+    assert "".join(read).split() == "".join(block_texts(doc, written)).split()
     # no heading is written without something under it (a trimmed text; an untrimmed one is the input)
     if not result.skipped:
         return
