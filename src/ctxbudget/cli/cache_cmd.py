@@ -6,6 +6,8 @@ chosen by ``--cache SPEC``, else ``CTXBUDGET_CACHE``, else a ``cache:`` key in t
 ``sqlite``: ``memory``, ``sqlite[:PATH]``, ``redis://HOST:PORT/DB`` or a comma list (tiers in that order).
 ``--no-cache`` counts without it (counts only: parsed tokenizer vocabularies are still kept, see
 ``CTXBUDGET_NO_VOCAB_CACHE``).
+
+example: ctxbudget cache warm docs/ --cache redis://cache.internal:6379/0
 """
 
 from __future__ import annotations

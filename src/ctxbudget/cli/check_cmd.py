@@ -1,5 +1,8 @@
 """``ctxbudget check``: a CI gate. Counts instruction files per agent against the configured
-context-injection budget, warns at the configured thresholds (75/85/95 %), exits 1 on CRITICAL."""
+context-injection budget, warns at the configured thresholds (75/85/95 %), exits 1 on CRITICAL.
+
+example: ctxbudget check . --tool claude --tool codex
+"""
 
 from __future__ import annotations
 

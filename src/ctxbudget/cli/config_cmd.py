@@ -1,4 +1,7 @@
-"""``ctxbudget config show|validate``: the effective budget configuration and where it came from."""
+"""``ctxbudget config show|validate``: the effective budget configuration and where it came from.
+
+example: ctxbudget config validate --config .ctxbudget.yaml
+"""
 
 from __future__ import annotations
 

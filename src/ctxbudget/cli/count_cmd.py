@@ -1,4 +1,7 @@
-"""``ctxbudget count``: per-file and total token counts for one or more models, with provenance."""
+"""``ctxbudget count``: per-file and total token counts for one or more models, with provenance.
+
+example: ctxbudget count . -m claude -m gpt-4o --sort tokens --top 20
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 Markdown instruction files come out as themselves, trimmed (``--layout markdown``, their default); rules files
 in the agent's generated layout. ``-`` reads standard input (``--stdin-format``, Markdown by default).
+
+example: ctxbudget fit CLAUDE.md --tool codex --budget 8000 -o AGENTS.md
 """
 
 from __future__ import annotations

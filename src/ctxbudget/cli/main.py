@@ -12,14 +12,20 @@ import re
 import sys
 from collections.abc import Sequence
 from importlib import import_module
+from typing import Any
 
 from ..errors import CtxBudgetError
 from .common import EXIT_OK, EXIT_USAGE, UsageError
 
-COMMANDS = ("count", "fit", "check", "config", "cache")
+COMMANDS = ("count", "tree", "check", "fit", "truncate", "usage", "config", "cache", "completion")
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # descriptions keep their line breaks: each ends with an example command line
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
 

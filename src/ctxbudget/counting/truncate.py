@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .._util import require_str
@@ -17,6 +17,8 @@ class TruncateResult:
     text: str
     tokens: int
     truncated: bool
+    #: the whole input's count (what a note "cut to tokens of original_tokens" needs, without a second count)
+    original_tokens: int = field(default=0, compare=False)
 
 
 def _slice(text: str, k: int, keep: str) -> str:
@@ -72,7 +74,7 @@ def truncate(
     backend = backend_for(model)
     total = backend.count(text)
     if total <= max_tokens:
-        return TruncateResult(text, total, False)
+        return TruncateResult(text, total, False, total)
     counts: dict[int, int] = {}
 
     def count_k(k: int) -> int:
@@ -82,7 +84,7 @@ def truncate(
 
     k = _longest(lambda k: count_k(k) <= max_tokens, len(text),
                  _first_guess(backend, text, max_tokens, keep, total))
-    return TruncateResult(_slice(text, k, keep), count_k(k), True)
+    return TruncateResult(_slice(text, k, keep), count_k(k), True, total)
 
 
 def fits(text: str, limit: int, model: str = "claude") -> bool:

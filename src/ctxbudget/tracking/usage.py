@@ -668,6 +668,19 @@ CREATE INDEX IF NOT EXISTS operations_by_session ON operations (session_id, seq)
 """
 
 
+@dataclass(frozen=True)
+class UsageGroup:
+    """One line of ``SQLiteUsageStore.summary``: a session's operations of one type for one tool."""
+
+    session_id: str
+    tool_name: str
+    operation_type: str
+    operations: int
+    tokens: int
+    first: datetime
+    last: datetime
+
+
 def default_usage_db_path() -> Path:
     """``$XDG_DATA_HOME/ctxbudget/usage.sqlite3`` (``~/.local/share`` when unset or relative)."""
     return user_dir("data") / "usage.sqlite3"
@@ -763,6 +776,21 @@ class SQLiteUsageStore:
         with self._lock:
             rows = self._conn.execute(query + " GROUP BY tool_name ORDER BY tool_name", params).fetchall()
         return {str(tool): int(tokens) for tool, tokens in rows}
+
+    def summary(self, since: datetime | None = None) -> list[UsageGroup]:
+        """Operations and tokens per (session, tool, operation type), oldest session first; with ``since``, only
+        operations at or after it (compared as instants, whatever offset a timestamp was written with)."""
+        query = ("SELECT session_id, tool_name, operation_type, COUNT(*), SUM(tokens_used), MIN(timestamp),"
+                 " MAX(timestamp) FROM operations")
+        params: tuple[str, ...] = ()
+        if since is not None:
+            query += " WHERE julianday(timestamp) >= julianday(?)"
+            params = (as_utc(since).isoformat(),)
+        query += " GROUP BY session_id, tool_name, operation_type ORDER BY MIN(seq)"
+        with self._lock:
+            rows = self._conn.execute(query, params).fetchall()
+        return [UsageGroup(str(sid), str(tool), str(op), int(n), int(tokens), parse_utc(first), parse_utc(last))
+                for sid, tool, op, n, tokens, first, last in rows]
 
     def session_ids(self) -> list[str]:
         with self._lock:
