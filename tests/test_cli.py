@@ -162,14 +162,16 @@ def test_entry_point_exit_codes_and_no_traceback(tmp_path: Path) -> None:
 def test_check_gate_exits_1_on_critical_and_warns_on_stderr(capsys: pytest.CaptureFixture[str],
                                                             tmp_path: Path) -> None:
     folder = EXAMPLES / "instructions"
-    used = sum(o200k(p.read_text(encoding="utf-8")) for p in folder.glob("*.md"))
+    # Codex started there loads its AGENTS.md alone (CLAUDE.md and GEMINI.md are other agents' files), wrapped
+    agents_md = (folder / "AGENTS.md").read_text(encoding="utf-8")
+    used = o200k(f"# AGENTS.md instructions for {folder.resolve()}\n\n<INSTRUCTIONS>\n{agents_md}\n</INSTRUCTIONS>")
     config = tmp_path / "c.yaml"
     config.write_text("token_budgets:\n  tools:\n    codex: {default: 1000, min: 100, max: 8000, "
                       f"operations: {{context_injection: {used + 5}}}}}\n", encoding="utf-8")
     code, out, err = run(capsys, "check", str(folder), "--tool", "codex", "--config", str(config))
     pct = used / (used + 5) * 100
     assert code == 1
-    assert out.splitlines()[2].split() == ["codex", f"{used:,}", f"{used + 5:,}", f"{pct:.1f}%", "critical"]
+    assert out.splitlines()[2].split() == ["codex", "1", f"{used:,}", f"{used + 5:,}", f"{pct:.1f}%", "critical"]
     assert err.splitlines() == [  # one line, at the highest level reached
         f"CRITICAL: codex at {pct:.1f}% of its context_injection budget ({used:,} / {used + 5:,} tokens, 5 left)"]
     code, out, err = run(capsys, "check", str(folder), "--tool", "codex", "--config", str(config), "--json")
@@ -178,6 +180,7 @@ def test_check_gate_exits_1_on_critical_and_warns_on_stderr(capsys: pytest.Captu
     assert [w["level"] for w in data["warnings"]] == ["info", "warning", "critical"]
     assert data["tools"] == [{"tool": "codex", "model": "gpt-5-codex", "budget_key": "codex", "tokens": used,
                               "budget": used + 5, "utilization": round(pct, 1), "level": "critical",
+                              "files": [str((folder / "AGENTS.md").resolve())],
                               "provenance": {"tokenizer_id": f"tiktoken:o200k_base@{tiktoken.__version__}",
                                              "tokenizer_type": "tiktoken", "exact": True, "kind": "exact"}}]
 
@@ -189,7 +192,7 @@ def test_check_passes_with_default_budgets(capsys: pytest.CaptureFixture[str], m
     code, out, err = run(capsys, "check", str(EXAMPLES / "instructions"))
     assert (code, err) == (0, "")
     assert [line.split()[0] for line in out.splitlines()[2:]] == ["claude", "codex", "gemini"]
-    assert [line.split()[2] for line in out.splitlines()[2:]] == ["50,000", "2,000", "16,000"]
+    assert [line.split()[3] for line in out.splitlines()[2:]] == ["50,000", "2,000", "16,000"]
 
 
 BROKEN_CONFIGS = {

@@ -199,3 +199,99 @@ def test_every_command_has_help_with_an_example_and_no_markup(tmp_path: Path) ->
         examples = [ln for ln in done.stdout.splitlines() if ln.startswith("example: ")]
         assert examples and f"ctxbudget {command} " in examples[0], command
         assert "``" not in done.stdout, command
+
+
+# --- agents and check: what each agent loads ------------------------------------------------------------------
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A repository with every agent's files, an import and a broken one, and a home with user memory."""
+    root = write(tmp_path / "repo", {
+        ".git/HEAD": "ref: refs/heads/main\n",
+        "CLAUDE.md": "# Project\n\n- Run `make test`.\n- Style: @docs/style.md\n- Also @docs/missing.md\n",
+        "docs/style.md": "Short lines, no tabs.\n",
+        "AGENTS.md": "Codex: run make test before every commit.\n",
+        "GEMINI.md": "Gemini: answer in English.\n",
+    })
+    home = write(tmp_path / "home", {".claude/CLAUDE.md": "I like terse answers.\n"})
+    return root, {**isolated(tmp_path), "HOME": str(home), "CODEX_HOME": "", "GEMINI_CLI_HOME": "",
+                  "CLAUDE_CONFIG_DIR": ""}
+
+
+def test_agents_lists_each_agents_files_in_load_order_with_their_costs(tmp_path: Path) -> None:
+    root, env = project(tmp_path)
+    done = cli("agents", str(root), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    agents = {a["agent"]: a for a in json.loads(done.stdout)["agents"]}
+    assert list(agents) == ["claude", "codex", "gemini"]
+    claude = agents["claude"]
+    assert [(Path(f["path"]).name, f["scope"]) for f in claude["files"]] == [
+        ("CLAUDE.md", "user"), ("CLAUDE.md", "project"), ("style.md", "import")]
+    assert any("missing.md" in w for w in claude["warnings"])  # Claude skips it silently; we say so
+    codex = agents["codex"]
+    assert [Path(f["path"]).name for f in codex["files"]] == ["AGENTS.md"]
+    body = (root / "AGENTS.md").read_text(encoding="utf-8")
+    assert codex["text"] == f"# AGENTS.md instructions for {root.resolve()}\n\n<INSTRUCTIONS>\n{body}\n</INSTRUCTIONS>"
+    assert codex["tokens"] == tokens(codex["text"]) and codex["files"][0]["tokens"] == tokens(body)
+    assert codex["provenance"]["kind"] == "exact" and "Codex CLI" in codex["simulated_version"]
+    assert [Path(f["path"]).name for f in agents["gemini"]["files"]] == ["GEMINI.md"]
+    assert f"--- Context from: {root.resolve() / 'GEMINI.md'} ---" in agents["gemini"]["text"]
+    for agent in agents.values():
+        assert agent["utilization"] == round(100 * agent["tokens"] / agent["budget"], 1)
+    no_user = json.loads(cli("agents", str(root), "--json", "--no-user", "--agent", "claude", env=env).stdout)
+    assert [f["scope"] for f in no_user["agents"][0]["files"]] == ["project", "import"]
+
+
+def test_agents_text_is_the_exact_injected_text_and_the_table_names_the_version(tmp_path: Path) -> None:
+    root, env = project(tmp_path)
+    text = cli("agents", str(root), "--agent", "codex", "--text", env=env)
+    data = json.loads(cli("agents", str(root), "--agent", "codex", "--json", env=env).stdout)
+    assert text.returncode == 0 and text.stdout == data["agents"][0]["text"]
+    table = cli("agents", str(root), env=env).stdout
+    assert "codex: Codex CLI" in table and "claude: Claude Code" in table and "gemini: Gemini CLI" in table
+    assert "warning: " in table and "docs/missing.md" in table
+    assert "injected: " in table and "-token context_injection budget" in table
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("FILE",), "not a directory"),
+    (("DIR", "--text"), "--text prints one agent's text"),
+    (("DIR", "--agent", "cursor"), "invalid choice: 'cursor'"),
+])
+def test_agents_errors(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    (tmp_path / "f.md").write_text("x", encoding="utf-8")
+    argv = [str(tmp_path / "f.md") if a == "FILE" else str(tmp_path) if a == "DIR" else a for a in args]
+    done = cli("agents", *argv, env=isolated(tmp_path))
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_check_charges_agents_md_to_codex_only(tmp_path: Path) -> None:
+    root = write(tmp_path / "repo", {".git/HEAD": "x\n", "AGENTS.md": "word " * 200})
+    env = isolated(tmp_path)
+    data = json.loads(cli("check", str(root), "--json", env=env).stdout)
+    charged = {t["tool"]: (t["tokens"], [Path(f).name for f in t["files"]]) for t in data["tools"]}
+    body = (root / "AGENTS.md").read_text(encoding="utf-8")
+    wrapped = f"# AGENTS.md instructions for {root.resolve()}\n\n<INSTRUCTIONS>\n{body}\n</INSTRUCTIONS>"
+    assert charged == {"claude": (0, []), "codex": (tokens(wrapped), ["AGENTS.md"]), "gemini": (0, [])}
+    write(root, {"CLAUDE.md": "Claude only.\n"})
+    data = json.loads(cli("check", str(root), "--json", env=env).stdout)
+    assert [Path(f).name for f in data["tools"][0]["files"]] == ["CLAUDE.md"] and data["tools"][0]["tokens"] > 0
+    assert [t["tokens"] for t in data["tools"][1:]] == [tokens(wrapped), 0]
+
+
+def test_check_reports_the_codex_cut_and_charges_what_codex_keeps(tmp_path: Path) -> None:
+    root = write(tmp_path / "repo", {".git/HEAD": "x\n", "AGENTS.md": "word " * 8000})  # 40,000 bytes > 32 KiB
+    done = cli("check", str(root), "--tool", "codex", "--json", env=isolated(tmp_path))
+    assert done.returncode == 1  # 32 KiB of words is far over the 2,000-token default
+    codex = json.loads(done.stdout)["tools"][0]
+    kept = ("word " * 8000)[:32 * 1024]
+    wrapped = f"# AGENTS.md instructions for {root.resolve()}\n\n<INSTRUCTIONS>\n{kept}\n</INSTRUCTIONS>"
+    assert codex["tokens"] == tokens(wrapped)
+    assert "ctxbudget: codex: " in done.stderr and "32" in done.stderr

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import CtxBudgetError
 from .common import EXIT_OK, EXIT_USAGE, UsageError
 
-COMMANDS = ("count", "tree", "check", "fit", "truncate", "usage", "config", "cache", "completion")
+COMMANDS = ("count", "tree", "agents", "check", "fit", "truncate", "usage", "config", "cache", "completion")
 
 
 class _Parser(argparse.ArgumentParser):
