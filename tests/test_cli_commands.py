@@ -295,3 +295,18 @@ def test_check_reports_the_codex_cut_and_charges_what_codex_keeps(tmp_path: Path
     wrapped = f"# AGENTS.md instructions for {root.resolve()}\n\n<INSTRUCTIONS>\n{kept}\n</INSTRUCTIONS>"
     assert codex["tokens"] == tokens(wrapped)
     assert "ctxbudget: codex: " in done.stderr and "32" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) drops root's file capabilities")
+def test_an_unreadable_instruction_file_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    root, env = project(tmp_path)
+    locked = root / "AGENTS.md"
+    locked.chmod(0)
+    try:
+        done = cli("agents", str(root), "--json", "--no-user", env=env, user=True)
+    finally:
+        locked.chmod(0o644)
+    assert done.returncode == 0, done.stderr
+    agents = {a["agent"]: a for a in json.loads(done.stdout)["agents"]}
+    assert agents["codex"]["files"] == [] and any(str(locked) in w for w in agents["codex"]["warnings"])
+    assert [Path(f["path"]).name for f in agents["claude"]["files"]] == ["CLAUDE.md", "style.md"]

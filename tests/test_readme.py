@@ -71,9 +71,51 @@ def test_the_demo_commands_run_from_the_repository_root() -> None:
     """The README's first command (scripts/demo.sh) broke once on relative paths; run its ctxbudget lines."""
     text = (ROOT / "scripts" / "demo.sh").read_text(encoding="utf-8")
     commands = re.findall(r"^\.venv/bin/ctxbudget (.*?)$", text.replace("\\\n", " "), re.M)
-    assert len(commands) == 2
+    assert len(commands) == 3
     for command in commands:
         done = subprocess.run([sys.executable, "-m", "ctxbudget", *command.split()], cwd=ROOT, capture_output=True,
                               text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip()
+
+
+WALK = {"--include", "--exclude", "--no-ignore", "--errors"}
+CACHE = {"--cache", "--no-cache"}
+OPTION = re.compile(r"(?<![\w-])(--?[a-zA-Z][\w-]*)")
+
+
+def _readme_synopsis() -> dict[str, set[str]]:
+    """The options the README's CLI synopsis names per command ([WALK] and [CACHE] stand for their groups)."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## CLI\n", 1)[1]
+    block = section.split("```\n", 2)[1]
+    found: dict[str, set[str]] = {}
+    current = ""
+    for line in block.splitlines():
+        head = re.match(r"ctxbudget (\w+)", line)
+        if head:
+            current = head.group(1)
+            found[current] = set()
+        found[current] |= set(OPTION.findall(line))
+        found[current] |= (WALK if "[WALK]" in line else set()) | (CACHE if "[CACHE]" in line else set())
+    return found
+
+
+def _help_options(command: str) -> list[set[str]]:
+    """Each option of ``ctxbudget COMMAND --help`` as the set of its spellings (``-m``, ``--model``)."""
+    done = subprocess.run([sys.executable, "-m", "ctxbudget", command, "--help"], capture_output=True, text=True,
+                          timeout=60, check=True)
+    listed = done.stdout.split("\noptions:\n", 1)[1]
+    spec = re.compile(r"^  (-\S.*?)(?:  |$)")
+    return [set(OPTION.findall(m.group(1))) for line in listed.splitlines() if (m := spec.match(line))]
+
+
+def test_the_readme_synopsis_matches_every_commands_help() -> None:
+    from ctxbudget.cli.main import COMMANDS
+
+    synopsis = _readme_synopsis()
+    assert list(synopsis) == list(COMMANDS)
+    for command, named in synopsis.items():
+        options = [spellings for spellings in _help_options(command) if "--help" not in spellings]
+        missing = [sorted(s) for s in options if not s & named]
+        unknown = named - set().union(*options)
+        assert (missing, unknown) == ([], set()), command

@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--agent", action="append", dest="agents", choices=AGENTS,
                    help="simulate only this agent (repeatable; default: all three)")
     p.add_argument("--no-user", action="store_true", help="leave out user-level files (home directory)")
-    p.add_argument("--operation", default="context_injection",
+    p.add_argument("--operation", default="context_injection", metavar="OP",
                    help="which configured budget the total is compared with (default: context_injection)")
     p.add_argument("--config", metavar="FILE", help="budget config file (default: discovered)")
     p.add_argument("--text", action="store_true", help="print the exact text one agent injects (needs one --agent)")

@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
                    help="directories the agents start in, or files; '-' or none reads stdin")
     p.add_argument("--tool", "-m", "--model", action="append", dest="tools", metavar="T",
                    help="agent or model (repeatable; default: claude, codex, gemini)")
-    p.add_argument("--operation", default="context_injection",
+    p.add_argument("--operation", default="context_injection", metavar="OP",
                    help="which configured operation budget applies (default: context_injection)")
     p.add_argument("--config", metavar="FILE", help="budget config file (default: discovered)")
     p.add_argument("--json", action="store_true", help="machine-readable result")
