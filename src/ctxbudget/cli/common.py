@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,25 +104,78 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: s
 
 
 class Progress:
-    """A one-line count of the items done, on stderr, only when stderr is a terminal and the job is long."""
+    """A progress bar on stderr for a long count: files and bytes counted, and each long file in flight as it
+    is counted piece by piece (a ``counting.stream.Watcher``). Only when stderr is a terminal, and only once
+    the run has lasted ``delay`` seconds; rich is imported then, so a short run never pays for it. The bar
+    is cleared when it closes: what stays on the terminal is the command's output."""
 
-    def __init__(self, label: str, *, min_items: int = 20) -> None:
+    def __init__(self, label: str, *, delay: float = 0.5) -> None:
         self.label = label
-        self.min_items = min_items
         self.terminal = sys.stderr.isatty()
-        self.done = 0
+        self.delay = delay
+        self.files = 0
+        self.bytes = 0
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+        self._bar: Any = None  # a rich.progress.Progress, once shown
+        self._task: Any = None
+        self._long: dict[str, Any] = {}  # label -> its bar's task, while a long file is counted
+        self._closed = False
 
-    @property
-    def active(self) -> bool:
-        return self.terminal and self.done >= self.min_items
+    def long_text(self, label: str, text: str, times: int) -> Callable[[int], None]:
+        size = utf8_size(text)
+        per_char = size / max(1, len(text)) / max(1, times)  # pieces come in characters, once per counter
 
-    def step(self) -> None:
-        self.done += 1
-        if self.active:
-            sys.stderr.write(f"\r{self.label} {self.done} files")
-            sys.stderr.flush()
+        def piece(chars: int) -> None:
+            if self._show():
+                with self._lock:
+                    task = self._long.get(label)
+                    if task is None:
+                        task = self._long[label] = self._bar.add_task(f"  {label}", total=size, files="")
+                self._bar.advance(task, chars * per_char)
+
+        return piece
+
+    def counted(self, labels: Sequence[str], texts: Sequence[str]) -> None:
+        if not self.terminal:
+            return
+        self.files += len(labels)
+        self.bytes += sum(map(utf8_size, texts))
+        if self._show():
+            self._bar.update(self._task, completed=self.bytes, files=f"{self.files:,} files")
+            with self._lock:
+                done = [self._long.pop(label) for label in labels if label in self._long]
+            for task in done:
+                self._bar.remove_task(task)
+
+    def _show(self) -> bool:
+        """Whether the bar is up, putting it up once the run is long enough."""
+        if self._bar is not None:
+            return True
+        if not self.terminal or self._closed or time.monotonic() - self._started < self.delay:
+            return False
+        with self._lock:
+            if self._bar is None:
+                self._bar, self._task = _rich_bar(self.label, self.files, self.bytes)
+        return True
 
     def close(self) -> None:
-        if self.active:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
+        with self._lock:
+            self._closed = True
+            if self._bar is not None:
+                self._bar.stop()
+                self._bar = None
+
+
+def utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _rich_bar(label: str, files: int, done: int) -> tuple[Any, Any]:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[files]}"), DownloadColumn(),
+                   TransferSpeedColumn(), TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    bar.start()
+    return bar, bar.add_task(label, total=None, completed=done, files=f"{files:,} files")

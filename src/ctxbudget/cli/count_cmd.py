@@ -29,6 +29,9 @@ from .common import (
 )
 from .walk import WalkReport
 
+SORTS = ("tokens", "path")
+Row = tuple[str, list[int]]
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("count", help="count tokens of files or stdin", description=__doc__)
@@ -41,6 +44,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--max-tokens", type=int, metavar="N",
                    help="exit 1 if any input or the total exceeds N tokens for any model (CI gate)")
     p.add_argument("--json", action="store_true", help="machine-readable output with provenance")
+    p.add_argument("--sort", choices=SORTS, help="order of the files: by the first model's count, largest first, "
+                   "or by path (default: the order they were read in; with --top: tokens)")
+    p.add_argument("--top", type=int, metavar="N",
+                   help="show only the N largest files (by the first model's count); the total is still of all")
     add_walk_options(p)
     add_cache_options(p)
     p.set_defaults(run=run)
@@ -65,40 +72,45 @@ def _column(model: str, estimate: bool) -> _Column:
         except UnknownModelError as exc:
             if registered_backend(name) is None:
                 raise UsageError(f"{exc} (use --estimate to count it with len/4)") from None
-    return _Column(name, Counter.for_model(name, use_tokenizer=not estimate))
+    # no memory cache: a count reads each file once, and keying 200 MB for it cost ~0.3 s (bench/README.md);
+    # the persistent tiers still serve and keep whole-file counts
+    return _Column(name, Counter.for_model(name, None, use_tokenizer=not estimate))
 
 
 def run(args: argparse.Namespace) -> int:
     use_persistent_cache(args)
     if args.max_tokens is not None and args.max_tokens < 0:
         raise UsageError("--max-tokens must be >= 0")
+    if args.top is not None and args.top < 0:
+        raise UsageError("--top must be >= 0")
     columns = [_column(m, args.estimate) for m in (args.models or DEFAULT_MODELS)]
-    progress = Progress("counting")
-    rows: list[tuple[str, list[int]]] = []
-    report = WalkReport()
-    try:
-        for label, text in iter_inputs(args.paths, args, report):  # one file in memory at a time
-            rows.append((label, [c.counter.count(text) for c in columns]))
-            progress.step()
-    finally:
-        progress.close()
+    rows, report = _count(args, columns)
     print_report(report)  # (a walk that found nothing raised instead, naming what it skipped)
     totals = [sum(r[1][i] for r in rows) for i in range(len(columns))]
     over = _over_limit(args.max_tokens, columns, rows, totals)
+    shown = _shown(rows, args.sort, args.top)
+    hidden = [sum(r[1][i] for r in rows) - sum(r[1][i] for r in shown) for i in range(len(columns))]
+    names = [c.name for c in columns]
     if args.json:
-        print_json({
+        data: dict[str, Any] = {
             "models": [c.provenance() for c in columns],
-            "files": [{"path": label, "counts": dict(zip((c.name for c in columns), counts, strict=True))}
-                      for label, counts in rows],
-            "total": dict(zip((c.name for c in columns), totals, strict=True)),
+            "files": [{"path": label, "counts": dict(zip(names, counts, strict=True))} for label, counts in shown],
+            "total": dict(zip(names, totals, strict=True)),
             "max_tokens": args.max_tokens,
             "over_limit": bool(over),
-        })
+        }
+        if args.top is not None:
+            data.update(top=args.top, files_counted=len(rows), omitted=len(rows) - len(shown),
+                        omitted_total=dict(zip(names, hidden, strict=True)))
+        print_json(data)
     elif len(rows) == 1 and len(columns) == 1:
         print(rows[0][1][0])
     else:
         headers = ["file", *(_header(c) for c in columns)]
-        body = [[label, *(f"{n:,}" for n in counts)] for label, counts in rows]
+        body = [[label, *(f"{n:,}" for n in counts)] for label, counts in shown]
+        if len(shown) < len(rows):
+            more = len(rows) - len(shown)
+            body.append([f"… and {more:,} more file{'s' if more > 1 else ''}", *(f"{n:,}" for n in hidden)])
         if len(rows) > 1:
             body.append(["total", *(f"{n:,}" for n in totals)])
         print(render_table(headers, body, right=set(range(1, len(headers)))))
@@ -106,6 +118,34 @@ def run(args: argparse.Namespace) -> int:
     if over:
         print(f"ctxbudget: over --max-tokens {args.max_tokens:,}: {over}", file=sys.stderr)
     return EXIT_OVER if over else EXIT_OK
+
+
+def _count(args: argparse.Namespace, columns: list[_Column]) -> tuple[list[Row], WalkReport]:
+    """Every input's counts, in the order the walk gives them (counted on every core, ``count_stream``)."""
+    from ..counting.stream import count_stream
+
+    report = WalkReport()
+    progress = Progress("counting")
+    try:
+        items = iter_inputs(args.paths, args, report)
+        rows = list(count_stream([c.counter for c in columns], items, progress if progress.terminal else None))
+    finally:
+        progress.close()
+    return rows, report
+
+
+def _shown(rows: list[Row], sort: str | None, top: int | None) -> list[Row]:
+    """The rows the output lists: ``top`` largest by the first model's count (ties in read order), in
+    ``sort`` order."""
+    if top is not None:
+        largest = sorted(range(len(rows)), key=lambda i: -rows[i][1][0])[:top]
+        rows = [rows[i] for i in sorted(largest)]
+        sort = sort or "tokens"
+    if sort == "tokens":
+        return sorted(rows, key=lambda r: -r[1][0])  # stable: equal counts stay in read order
+    if sort == "path":
+        return sorted(rows, key=lambda r: r[0])
+    return rows
 
 
 def _over_limit(limit: int | None, columns: list[_Column], rows: list[tuple[str, list[int]]],

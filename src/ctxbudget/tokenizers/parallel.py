@@ -2,6 +2,9 @@
 
 Native tokenizers (tiktoken's Rust core) release the GIL while encoding, so chunks of many texts per task
 use every core; one task per text would drown in scheduling overhead for short texts.
+
+``piece_reporter`` lets a caller see a long count advance: the paths that count a long text or a large batch
+in pieces call it, in the thread that asked for the count, with the characters of each piece once counted.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -20,6 +24,9 @@ T = TypeVar("T")
 PARALLEL_MIN_CHARS = 256 * 1024
 #: Characters per task when a batch is split.
 CHUNK_CHARS = 128 * 1024
+
+#: Told the characters of each piece counted (see the module docstring); None: nobody is watching.
+piece_reporter: ContextVar[Callable[[int], None] | None] = ContextVar("ctxbudget_piece_reporter", default=None)
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
@@ -103,13 +110,18 @@ class AdaptiveMapper:
         if total < PARALLEL_MIN_CHARS or worker_count() == 1 or len(texts) < 2:
             return count_chunk(texts)
         mode = self._choose()
+        report = piece_reporter.get()
         start = time.perf_counter()
-        if mode == "serial":
+        if mode == "serial" and report is None:
             results = count_chunk(texts)
         else:
             chunks = chunk_by_chars(texts, max(CHUNK_CHARS // 4, min(CHUNK_CHARS, total // worker_count())))
+            # serial with a reporter: the same chunks one after another, so that the count is seen to advance
+            parts = map(count_chunk, chunks) if mode == "serial" else get_executor().map(count_chunk, chunks)
             results = []
-            for part in get_executor().map(count_chunk, chunks):
+            for chunk, part in zip(chunks, parts, strict=True):
                 results.extend(part)
+                if report is not None:
+                    report(sum(map(len, chunk)))
         self._record(mode, total, time.perf_counter() - start)
         return results
