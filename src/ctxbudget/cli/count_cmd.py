@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..counting.counter import Counter
-from ..errors import UnknownModelError
-from ..models.registry import resolve_model
-from ..tokenizers.factory import registered_backend
 from .cache_cmd import add_cache_options, use_persistent_cache
 from .common import (
     DEFAULT_MODELS,
@@ -27,6 +24,7 @@ from .common import (
     print_report,
     render_table,
 )
+from .model_arg import known_model
 from .walk import WalkReport
 
 SORTS = ("tokens", "path")
@@ -62,16 +60,10 @@ class _Column:
         return {"model": self.name, **self.counter.provenance()}
 
 
-def _column(model: str, estimate: bool) -> _Column:
+def column(model: str, estimate: bool = False) -> _Column:
     """The registry's counter for ``model``; ``--estimate`` takes the reference heuristic of the same route
     (and lets names the registry does not know through, at ``len // 4``)."""
-    name = model.strip()
-    if not estimate:
-        try:
-            resolve_model(name)
-        except UnknownModelError as exc:
-            if registered_backend(name) is None:
-                raise UsageError(f"{exc} (use --estimate to count it with len/4)") from None
+    name = model.strip() if estimate else known_model(model, hint=" (use --estimate to count it with len/4)")
     # no memory cache: a count reads each file once, and keying 200 MB for it cost ~0.3 s (bench/README.md);
     # the persistent tiers still serve and keep whole-file counts
     return _Column(name, Counter.for_model(name, None, use_tokenizer=not estimate))
@@ -83,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-tokens must be >= 0")
     if args.top is not None and args.top < 0:
         raise UsageError("--top must be >= 0")
-    columns = [_column(m, args.estimate) for m in (args.models or DEFAULT_MODELS)]
-    rows, report = _count(args, columns)
+    columns = [column(m, args.estimate) for m in (args.models or DEFAULT_MODELS)]
+    rows, report = count_inputs(args, [c.counter for c in columns])
     print_report(report)  # (a walk that found nothing raised instead, naming what it skipped)
     totals = [sum(r[1][i] for r in rows) for i in range(len(columns))]
     over = _over_limit(args.max_tokens, columns, rows, totals)
@@ -120,15 +112,16 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OVER if over else EXIT_OK
 
 
-def _count(args: argparse.Namespace, columns: list[_Column]) -> tuple[list[Row], WalkReport]:
-    """Every input's counts, in the order the walk gives them (counted on every core, ``count_stream``)."""
+def count_inputs(args: argparse.Namespace, counters: list[Counter]) -> tuple[list[Row], WalkReport]:
+    """Every input's counts, in the order the walk gives them (counted on every core, ``count_stream``), with a
+    progress bar on a terminal."""
     from ..counting.stream import count_stream
 
     report = WalkReport()
     progress = Progress("counting")
     try:
         items = iter_inputs(args.paths, args, report)
-        rows = list(count_stream([c.counter for c in columns], items, progress if progress.terminal else None))
+        rows = list(count_stream(counters, items, progress if progress.terminal else None))
     finally:
         progress.close()
     return rows, report

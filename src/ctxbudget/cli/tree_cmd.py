@@ -12,20 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..counting.counter import Counter
 from .cache_cmd import add_cache_options, use_persistent_cache
-from .common import (
-    DEFAULT_MODELS,
-    EXIT_OK,
-    UsageError,
-    add_walk_options,
-    iter_inputs,
-    print_json,
-    print_report,
-    render_table,
-)
-from .model_arg import known_model
-from .walk import WalkReport
+from .common import DEFAULT_MODELS, EXIT_OK, UsageError, add_walk_options, print_json, print_report, render_table
+from .count_cmd import column, count_inputs
 
 
 def add_parser(sub: Any) -> None:
@@ -74,12 +63,11 @@ def run(args: argparse.Namespace) -> int:
     if "-" in args.paths:
         raise UsageError("tree takes files and directories, not stdin ('-'); use count for stdin")
     use_persistent_cache(args)
-    names = [known_model(m) for m in (args.models or DEFAULT_MODELS)]
-    counters = [Counter.for_model(name) for name in names]
+    columns = [column(m) for m in (args.models or DEFAULT_MODELS)]  # as `count` counts, so the totals agree
+    names, counters = [c.name for c in columns], [c.counter for c in columns]
     roots = [Node(_root_name(raw), raw, Path(raw).is_dir(), [0] * len(names)) for raw in args.paths]
-    report = WalkReport()
-    for label, text in iter_inputs(args.paths, args, report):
-        counts = [c.count(text) for c in counters]
+    counted, report = count_inputs(args, counters)
+    for label, counts in counted:
         root_index, parts = _place(args.paths, label)
         roots[root_index].add(parts, label, counts)
     print_report(report)
