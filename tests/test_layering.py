@@ -11,9 +11,9 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "ctxbudget"
 #: top-level module or package -> layer; the cache's hot path (_speedups, _core, _pycore) is the cache layer
 LAYERS = {
     "errors": 0, "_version": 0, "_util": 0, "_clock": 0, "_sourcemap": 0, "files": 0, "config_files": 0,
-    "operations": 0, "agents": 1, "models": 1,
+    "operations": 0, "agents": 1, "models": 1, "remote": 4,
     "tokenizers": 2, "_speedups": 3, "_pycore": 3, "_core": 3, "cache": 3, "counting": 4, "rules": 5, "budget": 6,
-    "config": 6, "formatters": 7, "fit": 8, "tracking": 9, "cli": 10, "__init__": 11, "__main__": 11,
+    "config": 6, "formatters": 7, "fit": 8, "tracking": 9, "trimmer": 9, "cli": 10, "__init__": 11, "__main__": 11,
 }
 
 

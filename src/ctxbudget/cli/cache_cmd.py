@@ -7,6 +7,10 @@ chosen by ``--cache SPEC``, else ``CTXBUDGET_CACHE``, else a ``cache:`` key in t
 ``--no-cache`` counts without it (counts only: parsed tokenizer vocabularies are still kept, see
 ``CTXBUDGET_NO_VOCAB_CACHE``).
 
+``--exact`` counts with the providers' count-tokens APIs for that run (count policy ``api``; a key such as
+``ANTHROPIC_API_KEY`` is needed); without it ``CTXBUDGET_COUNT_POLICY`` or the config's ``count_policy:``
+decide, else everything is counted offline. API counts are cached like the others (docs/remote.md).
+
 example: ctxbudget cache warm docs/ --cache redis://cache.internal:6379/0
 """
 
@@ -21,8 +25,9 @@ from typing import Any
 
 from ..cache.redis_tier import display_url
 from ..cache.tiers import TieredCache, parse_cache_spec
-from ..config_files import cache_spec, find_config_file
+from ..config_files import cache_spec, count_policy_spec, find_config_file
 from ..counting import persistent
+from ..counting.routes import POLICY_ENV
 from ..errors import ConfigError
 from .common import DEFAULT_MODELS, EXIT_OK, UsageError, add_walk_options, iter_inputs, print_json, render_table
 
@@ -33,6 +38,8 @@ def add_cache_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", metavar="SPEC", help="persistent count cache: memory, sqlite[:PATH], "
                    "redis://HOST:PORT/DB or a comma list (default: $CTXBUDGET_CACHE, the config's cache:, sqlite)")
     p.add_argument("--no-cache", action="store_true", help="count without the persistent cache")
+    p.add_argument("--exact", action="store_true", help="count with the providers' count-tokens APIs for this run "
+                   "(policy api; needs ANTHROPIC_API_KEY, GEMINI_API_KEY or OPENAI_API_KEY)")
 
 
 def config_spec(path: str | None) -> str | None:
@@ -44,9 +51,46 @@ def config_spec(path: str | None) -> str | None:
 
 
 def use_persistent_cache(args: argparse.Namespace) -> None:
-    """Configure the process-wide persistent cache for a command (module docstring). A wrong ``--cache`` or
-    ``cache:`` is a usage error; a wrong ``CTXBUDGET_CACHE``, or a cache that cannot be opened, is one
-    warning, and the command counts without it."""
+    """Configure the process-wide persistent cache and the count policy for a command (module docstring). A
+    wrong ``--cache``, ``cache:`` or ``count_policy:`` is a usage error; a wrong ``CTXBUDGET_CACHE``, or a
+    cache that cannot be opened, is one warning, and the command counts without it."""
+    _use_cache(args)
+    use_count_policy(args)
+
+
+def use_count_policy(args: argparse.Namespace) -> None:
+    """``--exact``: policy ``api`` for this run; else the config file's ``count_policy:`` when
+    ``CTXBUDGET_COUNT_POLICY`` is unset (the library reads that variable itself). The remote package is
+    imported only when one of them names a policy."""
+    config = getattr(args, "config", None)
+    if getattr(args, "exact", False):
+        spec: str | dict[str, str] | None = "api"
+        where = "--exact"
+    elif os.environ.get(POLICY_ENV, "").strip():
+        spec, where = None, POLICY_ENV
+    else:
+        try:
+            path = Path(config) if config else find_config_file()
+            spec = count_policy_spec(path)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        where = f"{path}: count_policy"
+    if spec is None:
+        if "ctxbudget.remote.policy" in sys.modules:  # an earlier run in this process configured one
+            from ..remote.policy import configure
+
+            configure(None)
+        return
+    from ..remote.policy import configure, parse_policy
+    from ..remote.settings import load_settings
+
+    try:
+        configure(parse_policy(spec, where=where), settings=load_settings(config))
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _use_cache(args: argparse.Namespace) -> None:
     if getattr(args, "no_cache", False):
         persistent.configure(None)
         return

@@ -31,8 +31,10 @@ ENV = "CTXBUDGET_CACHE"
 #: ``warm`` counts a slow tokenizer's texts in several processes from this many texts on (each costs an import)
 WARM_PROCESS_MIN_TEXTS = 256
 
-#: attributes of the wrapped backend read through (``async_chunk_chars`` changes once the accelerator loads)
-_DELEGATED = frozenset({"async_chunk_chars", "accelerated", "accelerate"})
+#: attributes of the wrapped backend read through (``async_chunk_chars`` changes once the accelerator loads;
+#: a count-tokens API backend's framed counts and its marker)
+_DELEGATED = frozenset({"async_chunk_chars", "accelerated", "accelerate", "count_framed", "count_framed_batch",
+                        "acount_framed", "acount_framed_batch", "remote"})
 _UNSET: Any = object()
 log = logging.getLogger(__name__)
 
@@ -204,7 +206,11 @@ def warm(texts: Sequence[str], model: str, store: CountTier | TieredCache | None
     keys = [count_key(persisting.namespace, t) for t in unique]
     found = target.get_many(keys)
     todo = [(k, t) for k, t in zip(keys, unique, strict=True) if k not in found]
-    if processes is not None:
+    if getattr(backend, "remote", False):
+        # a count-tokens API backend sends its requests concurrently, and a spawned process would not have the
+        # count policy that chose it
+        workers = 1
+    elif processes is not None:
         workers = processes
     elif len(todo) >= WARM_PROCESS_MIN_TEXTS and not is_fast(backend):
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

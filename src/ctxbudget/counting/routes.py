@@ -2,19 +2,28 @@
 
 ``resolve_route`` asks the tokenizer factory (which asks the model registry) once per name and mode, and
 keeps the answer until something changes what counts for a name: ``MODEL_MAPPINGS``, ``set_claude_model``,
-``register_backend``, ``TokenizerFactory.clear_cache``, ``persistent.configure``. A route's backend counts
-through the process-wide persistent tiers when there are any (``persistent``). Routes for ``claude`` follow
-the Claude model variables and are re-checked on every call. ``fast_routes`` is what the compiled
-``count_tokens`` serves without calling back into Python.
+``register_backend``, ``TokenizerFactory.clear_cache``, ``persistent.configure``, ``remote.policy.configure``.
+A route's backend counts through the process-wide persistent tiers when there are any (``persistent``).
+Routes for ``claude`` follow the Claude model variables and are re-checked on every call. ``fast_routes`` is
+what the compiled ``count_tokens`` serves without calling back into Python.
+
+The count policy (``remote.policy``) may give a route the provider's count-tokens API instead of the offline
+tokenizer. Its module is imported only once a policy is set in code, in ``CTXBUDGET_COUNT_POLICY`` or in the
+config file's ``count_policy:``; until then routes are built exactly as without it.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import threading
 from collections.abc import Callable, Sized
 from functools import partial
+from typing import Any
 
 from ..cache.memory import key_prefix
+from ..errors import ConfigError
 from ..models import registry
 from ..models.registry import ModelSpec, claude_env
 from ..tokenizers import factory
@@ -33,7 +42,7 @@ class Route:
     another thread would not pay.
     """
 
-    __slots__ = ("backend", "cacheable", "entry", "env", "key_prefix", "kind", "spec", "tool", "variant")
+    __slots__ = ("backend", "cacheable", "entry", "env", "key_prefix", "spec", "tool", "variant")
 
     def __init__(
         self, tool: str, backend: TokenizerBackend, use_tokenizer: bool, env: tuple[str, ...] | None = None,
@@ -44,7 +53,6 @@ class Route:
         self.tool = tool
         self.backend = backend
         self.spec = spec
-        self.kind = backend_kind(backend)
         self.cacheable = bool(getattr(backend, "cacheable", True))
         self.variant = f"{backend.tokenizer_id}|{'tok' if use_tokenizer else 'est'}"
         self.key_prefix = key_prefix(tool, self.variant)
@@ -52,6 +60,11 @@ class Route:
         if not is_fast(backend):
             count = partial(text_flight, self.key_prefix, backend.count)
         self.entry = (self.key_prefix, getattr(backend, "core_encode", None), count)
+
+    @property
+    def kind(self) -> str:
+        """The provenance kind, read live: an ``api-else-offline`` backend changes it when the API fails."""
+        return backend_kind(self.backend)
 
 
 resolved_routes: dict[tuple[str, bool], Route] = {}
@@ -85,6 +98,49 @@ def _learn_fast_route(tool_name: str, use_tokenizer: bool, route: Route) -> None
         fast_routes[tool_name] = route.entry
 
 
+POLICY_ENV = "CTXBUDGET_COUNT_POLICY"
+_POLICY_MODULE = "ctxbudget.remote.policy"
+_UNSET: Any = object()
+_config_policy: Any = _UNSET
+log = logging.getLogger(__name__)
+
+
+def configured_policy() -> str | dict[str, str] | None:
+    """The count policy asked for outside the code: ``CTXBUDGET_COUNT_POLICY``, else the config file's
+    ``count_policy:`` (read once per process); None when neither names one."""
+    env = os.environ.get(POLICY_ENV, "").strip()
+    if env:
+        return env
+    global _config_policy
+    if _config_policy is _UNSET:
+        from ..config_files import count_policy_spec, find_config_file  # not at import: tomllib
+
+        try:
+            _config_policy = count_policy_spec(find_config_file())
+        except ConfigError as exc:
+            log.warning("ctxbudget: %s; counting offline", exc)
+            _config_policy = None
+    return _config_policy  # type: ignore[no-any-return]
+
+
+def forget_configured_policy() -> None:
+    """Read the config file's ``count_policy:`` again on the next route (``remote.policy.configure``)."""
+    global _config_policy
+    _config_policy = _UNSET
+
+
+def _policy_backend(tool_name: str, found: factory.Resolution, use_tokenizer: bool) -> TokenizerBackend | None:
+    """The backend the count policy gives this name (``remote.policy``), or None to count offline. While no
+    policy has been asked for, the remote package is not even imported."""
+    if found.spec is None or not use_tokenizer or factory.registered_backend(tool_name) is not None:
+        return None
+    if _POLICY_MODULE not in sys.modules and configured_policy() is None:
+        return None
+    from ..remote.policy import policy_backend
+
+    return policy_backend(tool_name, found.spec, found.backend)
+
+
 def resolve_route(tool_name: str, use_tokenizer: bool = True) -> Route:
     """The route for a name and mode (see the module docstring)."""
     route = resolved_routes.get((tool_name, use_tokenizer))
@@ -96,7 +152,7 @@ def resolve_route(tool_name: str, use_tokenizer: bool = True) -> Route:
     generation = _generation
     found = factory.resolve(tool_name, use_tokenizer)
     env = claude_env() if found.follows_claude_model else None
-    backend = persistent.wrap(found.backend, use_tokenizer)
+    backend = _policy_backend(tool_name, found, use_tokenizer) or persistent.wrap(found.backend, use_tokenizer)
     route = Route(tool_name.strip().lower(), backend, use_tokenizer, env, found.spec)
     with _routes_lock:
         if generation == _generation:  # else what counts for a name changed while this route was built

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ..models.kinds import ESTIMATE, EXACT, RECONSTRUCTED, TokenizerType
+from ..models.kinds import ESTIMATE, EXACT, RECONSTRUCTED, TokenizerType, is_kind
 
 __all__ = ["ESTIMATE", "EXACT", "RECONSTRUCTED", "TokenizerBackend", "TokenizerType", "backend_kind", "is_fast"]
 
@@ -35,7 +35,7 @@ class TokenizerBackend(Protocol):
 def backend_kind(backend: TokenizerBackend) -> str:
     """Provenance kind of a backend: its own ``kind`` attribute, else derived from ``exact``/type."""
     kind = getattr(backend, "kind", None)
-    if isinstance(kind, str) and kind in (EXACT, RECONSTRUCTED, ESTIMATE):
+    if isinstance(kind, str) and is_kind(kind):
         return kind
     if backend.exact:
         return EXACT
