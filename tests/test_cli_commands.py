@@ -188,7 +188,7 @@ def test_bash_completion_completes_commands_and_options(tmp_path: Path) -> None:
         return subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True).stdout.split()
 
     assert set(complete("")) >= set(COMMANDS)
-    assert complete("tr") == ["tree", "truncate"]
+    assert complete("tr") == ["tree", "trim", "truncate"]
     assert "--min-tokens" in complete("tree", "--m")
 
 

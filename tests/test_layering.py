@@ -1,4 +1,4 @@
-"""Imports flow one way: models -> tokenizers -> cache -> counting -> rules -> budget/config -> formatters -> fit
+"""Imports flow one way: models -> tokenizers -> cache -> counting -> rules -> budget/config -> formatters -> fitting
 -> tracking -> cli. A module never imports from a layer above its own (review finding: the tokenizer factory
 built cache namespaces, the accelerator imported the cache's C module, the config imported usage tracking)."""
 
@@ -13,7 +13,7 @@ LAYERS = {
     "errors": 0, "_version": 0, "_util": 0, "_clock": 0, "_sourcemap": 0, "files": 0, "config_files": 0,
     "operations": 0, "agents": 1, "models": 1, "remote": 4,
     "tokenizers": 2, "_speedups": 3, "_pycore": 3, "_core": 3, "cache": 3, "counting": 4, "rules": 5, "budget": 6,
-    "config": 6, "formatters": 7, "fit": 8, "tracking": 9, "trimmer": 9, "cli": 10, "__init__": 11, "__main__": 11,
+    "config": 6, "formatters": 7, "fitting": 8, "tracking": 9, "trimmer": 9, "cli": 10, "__init__": 11, "__main__": 11,
 }
 
 

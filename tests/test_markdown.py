@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from ctxbudget import TokenCounter, fit, load_rules, parse_markdown
-from ctxbudget.fit import footer_line
+from ctxbudget.fitting import footer_line
 from ctxbudget.rules.loaders import load_document
 from ctxbudget.rules.markdown import MarkdownDocument, MarkdownError, split_lines
 

@@ -42,3 +42,18 @@ def test_lazy_names_load_on_first_use_only() -> None:
 def test_unknown_attribute_raises_attribute_error() -> None:
     with pytest.raises(AttributeError, match="NoSuchThing"):
         ctxbudget.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_no_exported_name_is_shadowed_by_a_submodule_of_the_same_name() -> None:
+    """``from ctxbudget import fit`` gave the module ``ctxbudget.fit`` once anything had imported it (the trimmer
+    does): importing a submodule sets the package attribute of its name. The module is now ``fitting``."""
+    code = (
+        "import importlib, pkgutil, types, ctxbudget\n"
+        "for info in pkgutil.walk_packages(ctxbudget.__path__, 'ctxbudget.'):\n"
+        "    if not info.name.endswith(('__main__', '.tui')):\n"
+        "        importlib.import_module(info.name)\n"
+        "from ctxbudget import fit\n"
+        "print(callable(fit), [n for n in ctxbudget.__all__ if isinstance(getattr(ctxbudget, n), types.ModuleType)])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True []"

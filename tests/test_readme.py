@@ -80,7 +80,7 @@ def test_the_demo_commands_run_from_the_repository_root() -> None:
 
 
 WALK = {"--include", "--exclude", "--no-ignore", "--errors"}
-CACHE = {"--cache", "--no-cache"}
+CACHE = {"--cache", "--no-cache", "--exact"}
 OPTION = re.compile(r"(?<![\w-])(--?[a-zA-Z][\w-]*)")
 
 

@@ -30,7 +30,7 @@ from ctxbudget import (
     truncate,
 )
 from ctxbudget.cli.main import main
-from ctxbudget.fit import ADAPTERS
+from ctxbudget.fitting import ADAPTERS
 from ctxbudget.models.registry import known_model_ids
 
 RUSSIAN = ("Всегда запускайте тесты перед коммитом. Никогда не храните секреты в репозитории; используйте "

@@ -34,7 +34,7 @@ _LAZY = {
     ".budget.prioritizer": ("PrioritizationResult", "PrioritizationStrategy", "RulePrioritizer", "RulePriorityScore"),
     ".formatters": ("ClaudeCodeAdapter", "FormatManager", "FormatType", "FormattedContext", "GitHubCodexAdapter",
                     "GoogleGeminiAdapter", "LLMToolAdapter", "ToolCapabilities"),
-    ".fit": ("FitResult", "fit"),
+    ".fitting": ("FitResult", "fit"),
     ".config": ("BudgetConfig", "BudgetConfigManager", "BudgetScope"),
     ".operations": ("OperationType",),
     ".tracking.usage": ("GlobalUsageTracker", "OperationUsage", "SQLiteUsageStore", "SessionUsageSnapshot",
@@ -42,6 +42,8 @@ _LAZY = {
     ".tracking.warnings": ("BudgetThreshold", "BudgetWarningSystem", "ThrottleConfig", "WarningEvent",
                            "WarningLevel", "exit_code_for"),
     ".tracking.claude_session": ("ClaudeBudgetAllocation", "ClaudeBudgetManager", "SessionUsageStats"),
+    ".trimmer": ("BudgetVisualization", "InteractiveTrimmer", "RuleDisplay", "TrimDecision", "TrimDecisionType",
+                 "TrimSession"),
 }
 _LAZY_NAMES = {name: module for module, names in _LAZY.items() for name in names}
 
@@ -63,7 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
     from .budget import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
     from .budget.prioritizer import PrioritizationResult, PrioritizationStrategy, RulePrioritizer, RulePriorityScore
     from .config import BudgetConfig, BudgetConfigManager, BudgetScope
-    from .fit import FitResult, fit
+    from .fitting import FitResult, fit
     from .formatters import (
         ClaudeCodeAdapter,
         FormatManager,
@@ -94,6 +96,14 @@ if TYPE_CHECKING:  # pragma: no cover - static view of the lazy names
         WarningEvent,
         WarningLevel,
         exit_code_for,
+    )
+    from .trimmer import (
+        BudgetVisualization,
+        InteractiveTrimmer,
+        RuleDisplay,
+        TrimDecision,
+        TrimDecisionType,
+        TrimSession,
     )
 
 __all__ = [

@@ -14,16 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from ..budget import AllocationStrategy, CompressionStrategy
-from ..errors import UnknownModelError
-from ..files import atomic_write_text, plain_file_mode
-from ..fit import LAYOUTS, FitResult, fit
-from ..models.registry import resolve_model
-from ..rules.loaders import KINDS, RulesFileError, load_document
+from ..files import atomic_write_text
+from ..fitting import LAYOUTS, FitResult, fit
+from ..rules.loaders import KINDS
 from ..rules.markdown import MarkdownDocument
-from ..rules.model import MemoryRule
 from .cache_cmd import add_cache_options, use_persistent_cache
-from .common import EXIT_OK, EXIT_OVER, UsageError, print_json, read_stdin, render_table
-from .config_cmd import load_config
+from .common import EXIT_OK, EXIT_OVER, UsageError, print_json, render_table
+from .rules_input import load_sources, new_file_mode, output_path, refuse_foreign_layout, resolve_target
 
 
 def add_parser(sub: Any) -> None:
@@ -51,96 +48,19 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _names(paths: list[str]) -> list[str]:
-    """The rule-id stem of each input: its file stem, or its path when two inputs share a stem (the nested
-    CLAUDE.md files of a monorepo)."""
-    stems = [("stdin" if p == "-" else Path(p).stem) for p in paths]
-    return [stem if stems.count(stem) == 1 else _path_name(p) for stem, p in zip(stems, paths, strict=True)]
-
-
-def _path_name(path: str) -> str:
-    """``api-CLAUDE`` for ``…/api/CLAUDE.md``: the folder the file is in, then its stem."""
-    resolved = Path(path).resolve()
-    return f"{resolved.parent.name}-{resolved.stem}" if resolved.parent.name else resolved.stem
-
-
-def _load(paths: list[str], stdin_format: str) -> list[MarkdownDocument] | list[MemoryRule]:
-    """Every input: all Markdown → their documents; otherwise their rules (Markdown units included)."""
-    if paths.count("-") > 1:
-        raise UsageError("- (stdin) can be given only once")
-    loaded: list[MarkdownDocument | list[MemoryRule]] = []
-    for path, name in zip(paths, _names(paths), strict=True):
-        try:
-            if path == "-":
-                loaded.append(load_document("<stdin>", text=read_stdin(), kind=stdin_format, name=name))
-            elif not Path(path).is_file():
-                raise UsageError(f"no such file: {path}" if not Path(path).exists() else f"{path}: not a file")
-            else:
-                loaded.append(load_document(path, name=name))
-        except RulesFileError as exc:
-            raise UsageError(str(exc)) from None
-    seen: dict[str, str] = {}
-    for path, item in zip(paths, loaded, strict=True):
-        for rule in item.rules if isinstance(item, MarkdownDocument) else item:
-            if rule.id in seen:
-                raise UsageError(f"{path}: rule id {rule.id!r} also defined in {seen[rule.id]}")
-            seen[rule.id] = path
-    if all(isinstance(item, MarkdownDocument) for item in loaded):
-        return [item for item in loaded if isinstance(item, MarkdownDocument)]
-    return [r for item in loaded for r in (item.rules if isinstance(item, MarkdownDocument) else item)]
-
-
-def _output_path(args: argparse.Namespace) -> Path | None:
-    """Where the text goes (None: nowhere, or stdout for ``-o -``); a symlink is written through."""
-    inputs = [Path(p).resolve() for p in args.rules if p != "-"]
-    if args.output is None:
-        if not args.in_place:
-            return None
-        if len(inputs) != 1 or "-" in args.rules:
-            raise UsageError("--in-place without -o needs exactly one input file")
-        return inputs[0]
-    if args.output == "-":
-        args.render = True
-        return None
-    out = Path(args.output)
-    if out.is_symlink():
-        out = out.resolve()
-    if out.resolve() in inputs and not args.in_place:
-        raise UsageError(f"-o {args.output} is an input file; add --in-place to overwrite it")
-    if out.is_dir():
-        raise UsageError(f"-o {args.output} is a directory")
-    if not out.parent.is_dir():
-        raise UsageError(f"-o {args.output}: directory {out.parent} does not exist")
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     use_persistent_cache(args)
-    if args.budget is not None and args.budget < 0:
-        raise UsageError("--budget must be >= 0")
-    output = _output_path(args)
-    source = _load(args.rules, args.stdin_format)
-    model = args.model or args.tool or "claude"
-    try:
-        spec = resolve_model(model)
-    except UnknownModelError as exc:
-        raise UsageError(str(exc)) from None
+    output = output_path(args)
+    source = load_sources(args.rules, args.stdin_format)
+    target = resolve_target(args)
     if args.layout == "markdown" and (not source or not isinstance(source[0], MarkdownDocument)):
         raise UsageError("--layout markdown needs Markdown instruction files as input")
-    config = None
-    if args.budget is None or args.config:
-        config, _source = load_config(args.config)
-    if args.budget is not None and config is not None and not config.validate_budget(args.budget, spec.budget_key):
-        raise UsageError(f"--budget {args.budget} is outside the configured limits for {model}")
-    result = fit(source, model, args.budget, strategy=args.strategy, compression=args.compression, config=config,
-                 layout=args.layout)
-    inputs = {Path(p).resolve() for p in args.rules if p != "-"}
-    if output is not None and output.resolve() in inputs and result.layout != "markdown":
-        raise UsageError(f"{output}: --in-place rewrites an instruction file as itself, trimmed; the "
-                         f"{result.layout} layout would replace it with other text")
+    result = fit(source, target.model, args.budget, strategy=args.strategy, compression=args.compression,
+                 config=target.config, layout=args.layout)
+    refuse_foreign_layout(output, args.rules, result.layout)
     status = EXIT_OVER if result.over_budget else EXIT_OK
     if output is not None:
-        atomic_write_text(output, result.text, mode=_mode_of(output))
+        atomic_write_text(output, result.text, mode=new_file_mode(output))
     if args.json:
         print_json(result.to_dict())
         return status
@@ -154,11 +74,6 @@ def run(args: argparse.Namespace) -> int:
     print(_unit_table(result))
     print(_summary(result, output))
     return status
-
-
-def _mode_of(path: Path) -> int | None:
-    """An existing file keeps its permissions; a new one is an ordinary file of the user's (umask)."""
-    return None if path.exists() else plain_file_mode()
 
 
 def _unit_table(result: FitResult) -> str:

@@ -17,7 +17,8 @@ from typing import Any
 from ..errors import CtxBudgetError
 from .common import EXIT_OK, EXIT_USAGE, UsageError
 
-COMMANDS = ("count", "tree", "agents", "check", "fit", "truncate", "usage", "config", "cache", "completion")
+COMMANDS = ("count", "tree", "agents", "check", "fit", "trim", "truncate", "usage", "calibrate", "config", "cache",
+            "completion")
 
 
 class _Parser(argparse.ArgumentParser):

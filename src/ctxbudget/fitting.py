@@ -107,7 +107,7 @@ def footer_line(left_out: int, total: int, budget: int, model: str) -> str:
     return f"<!-- ctxbudget: {left_out} of {total} {units} left out to fit {budget:,} tokens for {model} -->"
 
 
-class _MarkdownLayout:
+class MarkdownLayout:
     """Trimmed instruction files, one after the other (a blank line between files), one footer."""
 
     def __init__(self, documents: Sequence[MarkdownDocument], budget: int, model: str) -> None:
@@ -136,7 +136,7 @@ class _MarkdownLayout:
         return out
 
 
-class _GeneratedLayout:
+class GeneratedLayout:
     """The agent's generated layout, rendering exactly the allocation's rules."""
 
     def __init__(self, adapter: LLMToolAdapter, options: Mapping[str, Any] | None) -> None:
@@ -165,7 +165,7 @@ class _Search:
     and one count of the whole text."""
 
     def __init__(self, manager: TokenBudgetManager, items: list[MemoryRule], model: str,
-                 renderer: _MarkdownLayout | _GeneratedLayout, counter: Counter, budget: int) -> None:
+                 renderer: MarkdownLayout | GeneratedLayout, counter: Counter, budget: int) -> None:
         self.manager, self.items, self.model = manager, items, model
         self.renderer, self.counter, self.budget = renderer, counter, budget
         self.frame = counter.count(renderer.render(None)) if items else 0
@@ -271,13 +271,13 @@ def fit(
     manager = TokenBudgetManager(allocation_strategy=AllocationStrategy(strategy),
                                  compression_strategy=CompressionStrategy(compression), overhead_percentage=0.0,
                                  counter=counter)
-    renderer: _MarkdownLayout | _GeneratedLayout
+    renderer: MarkdownLayout | GeneratedLayout
     if chosen_layout == "markdown":
-        renderer = _MarkdownLayout(documents or [], budget, model)
+        renderer = MarkdownLayout(documents or [], budget, model)
     else:
         adapter_type = ADAPTERS[spec.agent]
         adapter = adapter_type(max_context_tokens=max(budget, 1), counter=counter)
-        renderer = _GeneratedLayout(adapter, options)
+        renderer = GeneratedLayout(adapter, options)
 
     search = _Search(manager, items, model, renderer, counter, budget)
     found = search.run(footer=True)
