@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .budget import AllocationStrategy, BudgetAllocation, CompressionStrategy, TokenBudgetManager
+from .budget.allowance import search_allowance
 from .counting.counter import Counter
 from .formatters import ClaudeCodeAdapter, GitHubCodexAdapter, GoogleGeminiAdapter, LLMToolAdapter
 from .models.registry import resolve_model
@@ -39,10 +40,6 @@ ADAPTERS: dict[str, type[LLMToolAdapter]] = {
 }
 
 LAYOUTS = ("markdown", "generated")
-
-#: Rounds that shrink the allowance by the measured excess before halving it instead; rounds that grow it.
-_SHRINK_ROUNDS = 4
-_GROW_ROUNDS = 8
 
 
 @dataclass
@@ -159,10 +156,8 @@ class _Found:
 
 
 class _Search:
-    """The allowance whose allocation, written out, fits the budget: shrunk by the measured excess (then by
-    halves) until the text fits, then grown by the measured slack and bisected towards the smallest allowance
-    found too large. Every round is one allocation (its costs come from the counter's cache after the first)
-    and one count of the whole text."""
+    """``search_allowance`` over this fit's allocations: every round is one allocation (its costs come from the
+    counter's cache after the first) and one count of the whole text."""
 
     def __init__(self, manager: TokenBudgetManager, items: list[MemoryRule], model: str,
                  renderer: MarkdownLayout | GeneratedLayout, counter: Counter, budget: int) -> None:
@@ -178,34 +173,9 @@ class _Search:
         return _Found(allocation, text, self.counter.count(text), allowance, footer)
 
     def run(self, footer: bool) -> _Found:
-        budget = self.budget
-        best = self.attempt(max(0, budget - (self.frame if footer else 0)), footer)
-        over: int | None = None  # the smallest allowance known to give too long a text
-        shrinks = 0
-        while best.tokens > budget and best.allowance > 0:
-            over = best.allowance
-            shrinks += 1
-            excess = best.tokens - budget
-            smaller = max(0, best.allowance - excess) if shrinks <= _SHRINK_ROUNDS else best.allowance // 2
-            best = self.attempt(smaller, footer)
-        low = best  # the largest allowance known to fit; ``best`` is the fullest text found
-        for _ in range(_GROW_ROUNDS):
-            if low.tokens > budget or not _room_to_grow(low.allocation):
-                break
-            step = budget - low.tokens
-            if over is not None and low.allowance + step >= over:
-                step = (over - low.allowance) // 2
-            if step <= 0:
-                break
-            trial = self.attempt(low.allowance + step, footer)
-            if trial.tokens > budget:
-                over = trial.allowance
-                continue
-            low = trial
-            # more allowance is not always a fuller text (a long rule may displace two short ones)
-            if trial.tokens >= best.tokens:
-                best = trial
-        return best
+        start = self.budget - (self.frame if footer else 0)
+        return search_allowance(lambda allowance: self.attempt(allowance, footer), self.budget, start,
+                                lambda found: _room_to_grow(found.allocation))
 
 
 def _written_shorter(original: MemoryRule, chosen: MemoryRule, shows_sources: bool) -> bool:
@@ -224,7 +194,8 @@ def _room_to_grow(allocation: BudgetAllocation) -> bool:
         r.metadata and r.metadata.get("shortened") for r in allocation.rules_included)
 
 
-def _documents(source: Any) -> list[MarkdownDocument] | None:
+def documents_of(source: Any) -> list[MarkdownDocument] | None:
+    """The instruction files ``source`` is (one or a list), or None when it is rules."""
     if isinstance(source, MarkdownDocument):
         return [source]
     if isinstance(source, Sequence) and source and all(isinstance(d, MarkdownDocument) for d in source):
@@ -254,7 +225,7 @@ def fit(
     result's ``tool`` is the agent the registry names. Unknown models raise ``UnknownModelError``.
     """
     spec = resolve_model(model)
-    documents = _documents(rules)
+    documents = documents_of(rules)
     chosen_layout = layout or ("markdown" if documents else "generated")
     if chosen_layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from ..budget import BudgetAllocation
 from ..counting.counter import Counter
-from ..fitting import ADAPTERS, LAYOUTS, GeneratedLayout, MarkdownLayout
+from ..fitting import ADAPTERS, LAYOUTS, GeneratedLayout, MarkdownLayout, documents_of
 from ..formatters import LLMToolAdapter
 from ..models.registry import resolve_model
 from ..rules.markdown import MarkdownDocument
@@ -28,7 +28,7 @@ class TextLayout:
                  options: Mapping[str, Any] | None = None) -> None:
         self.spec = resolve_model(model)
         self.model = model
-        documents = _documents(source)
+        documents = documents_of(source)
         self.layout = layout or ("markdown" if documents else "generated")
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
@@ -66,17 +66,9 @@ class TextLayout:
         return adapter
 
 
-def _documents(source: Any) -> list[MarkdownDocument] | None:
-    if isinstance(source, MarkdownDocument):
-        return [source]
-    if isinstance(source, Sequence) and source and all(isinstance(d, MarkdownDocument) for d in source):
-        return list(source)
-    return None
-
-
 def source_rules(source: Sequence[MemoryRule] | MarkdownDocument | Sequence[MarkdownDocument]) -> list[MemoryRule]:
     """The rules of what ``fit`` takes: the units of the instruction files, in file order, or the rules."""
-    documents = _documents(source)
+    documents = documents_of(source)
     if documents is not None:
         return [r for d in documents for r in d.rules]
     assert not isinstance(source, MarkdownDocument)  # _documents took it

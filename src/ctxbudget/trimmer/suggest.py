@@ -5,8 +5,7 @@ counted), then the others in rank order, skip-and-continue, each kept iff ``used
 value per token reaches the prioritizer's threshold. Without a text to measure, the allowance is the budget.
 
 With a text (a ``TextLayout``), what must fit is the written text — headings, separators and footer included —
-so the allowance is searched as ``fit`` searches it: shrunk by the measured excess (then halved) until the
-text fits, then grown by the measured slack and bisected towards the smallest allowance found too large.
+so the allowance is searched as ``fit`` searches it (``budget.allowance``).
 """
 
 from __future__ import annotations
@@ -14,11 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 
+from ..budget.allowance import search_allowance
 from ..budget.prioritizer import RulePriorityScore
-
-#: rounds that shrink the allowance by the measured excess before halving it instead; rounds that grow it
-_SHRINK_ROUNDS = 4
-_GROW_ROUNDS = 8
 
 
 @dataclass(frozen=True)
@@ -70,30 +66,5 @@ class _Search:
         return _Try(allowance, chosen, self.measured[chosen])
 
     def run(self) -> Suggestion:
-        budget = self.budget
-        best = self.attempt(budget)
-        over: int | None = None  # the smallest allowance known to give too long a text
-        shrinks = 0
-        while best.tokens > budget and best.allowance > 0:
-            over = best.allowance
-            shrinks += 1
-            excess = best.tokens - budget
-            best = self.attempt(max(0, best.allowance - excess) if shrinks <= _SHRINK_ROUNDS else best.allowance // 2)
-        low = best  # the largest allowance known to fit; ``best`` is the fullest text found
-        for _ in range(_GROW_ROUNDS):
-            if low.tokens > budget or low.included >= self.eligible:
-                break
-            step = budget - low.tokens
-            if over is not None and low.allowance + step >= over:
-                step = (over - low.allowance) // 2
-            if step <= 0:
-                break
-            trial = self.attempt(low.allowance + step)
-            if trial.tokens > budget:
-                over = trial.allowance
-                continue
-            low = trial
-            # more allowance is not always a fuller text (a long rule may displace two short ones)
-            if trial.tokens >= best.tokens:
-                best = trial
+        best = search_allowance(self.attempt, self.budget, self.budget, lambda t: not t.included >= self.eligible)
         return Suggestion(best.included, best.tokens)
