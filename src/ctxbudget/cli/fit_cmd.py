@@ -15,33 +15,27 @@ from typing import Any
 
 from ..budget import AllocationStrategy, CompressionStrategy
 from ..files import atomic_write_text
-from ..fitting import LAYOUTS, FitResult, fit
-from ..rules.loaders import KINDS
+from ..fitting import FitResult, fit
 from ..rules.markdown import MarkdownDocument
 from .cache_cmd import add_cache_options, use_persistent_cache
 from .common import EXIT_OK, EXIT_OVER, UsageError, print_json, render_table
-from .rules_input import load_sources, new_file_mode, output_path, refuse_foreign_layout, resolve_target
+from .rules_input import (
+    add_rules_options,
+    load_sources,
+    new_file_mode,
+    output_path,
+    refuse_foreign_layout,
+    resolve_target,
+)
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("fit", help="fit rules into a budget and write them for an agent", description=__doc__)
-    p.add_argument("rules", nargs="+", metavar="RULES",
-                   help="instruction files (.md) or rules files (.yaml, .json, .toml); - for stdin")
-    target = p.add_mutually_exclusive_group()
-    target.add_argument("--tool", default=None, help="claude, codex or gemini (default: claude)")
-    target.add_argument("--model", "-m", default=None, help="a model id; picks the agent and its tokenizer")
-    p.add_argument("--budget", type=int, metavar="N", help="token budget (default: from the config)")
-    p.add_argument("--config", metavar="FILE", help="budget config file (default: discovered)")
+    add_rules_options(p, rules_help="instruction files (.md) or rules files (.yaml, .json, .toml); - for stdin",
+                      output_help="write the text to FILE (atomically; - for stdout)")
     p.add_argument("--strategy", choices=[s.value for s in AllocationStrategy], default="priority")
     p.add_argument("--compression", choices=[c.value for c in CompressionStrategy], default="none")
-    p.add_argument("--layout", choices=LAYOUTS, default=None,
-                   help="markdown: the instruction file trimmed (default for .md input); generated: the agent's "
-                        "generated layout (the only one for rules files)")
-    p.add_argument("--stdin-format", choices=sorted(KINDS), default="md", help="what - is (default: md)")
     p.add_argument("--render", action="store_true", help="print the text (the summary goes to stderr)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the text to FILE (atomically; - for stdout)")
-    p.add_argument("--in-place", action="store_true",
-                   help="allow writing over an input file (without -o: the one input file)")
     p.add_argument("-q", "--quiet", action="store_true", help="with --render or -o: only the summary line")
     p.add_argument("--json", action="store_true", help="machine-readable result, including the text")
     add_cache_options(p)

@@ -10,12 +10,30 @@ from typing import Any
 
 from ..errors import UnknownModelError
 from ..files import plain_file_mode
+from ..fitting import LAYOUTS
 from ..models.registry import ModelSpec, resolve_model
-from ..rules.loaders import RulesFileError, load_document
+from ..rules.loaders import KINDS, RulesFileError, load_document
 from ..rules.markdown import MarkdownDocument
 from ..rules.model import MemoryRule
 from .common import UsageError, read_stdin
 from .config_cmd import load_config
+
+
+def add_rules_options(p: argparse.ArgumentParser, *, rules_help: str, output_help: str) -> None:
+    """RULES, the target (--tool | --model, --budget, --config), the layout and where the text goes."""
+    p.add_argument("rules", nargs="+", metavar="RULES", help=rules_help)
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--tool", default=None, help="claude, codex or gemini (default: claude)")
+    target.add_argument("--model", "-m", default=None, help="a model id; picks the agent and its tokenizer")
+    p.add_argument("--budget", type=int, metavar="N", help="token budget (default: from the config)")
+    p.add_argument("--config", metavar="FILE", help="budget config file (default: discovered)")
+    p.add_argument("--layout", choices=LAYOUTS, default=None,
+                   help="markdown: the instruction file trimmed (default for .md input); generated: the agent's "
+                        "generated layout (the only one for rules files)")
+    p.add_argument("--stdin-format", choices=sorted(KINDS), default="md", help="what - is (default: md)")
+    p.add_argument("-o", "--output", metavar="FILE", help=output_help)
+    p.add_argument("--in-place", action="store_true",
+                   help="allow writing over an input file (without -o: the one input file)")
 
 
 def _names(paths: list[str]) -> list[str]:

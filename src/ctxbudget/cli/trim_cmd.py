@@ -20,15 +20,21 @@ from typing import Any
 
 from ..budget.prioritizer import PrioritizationStrategy
 from ..files import atomic_write_text
-from ..fitting import LAYOUTS
 from ..operations import OperationType
-from ..rules.loaders import KINDS
 from ..rules.markdown import MarkdownDocument
 from ..trimmer import SORT_ORDERS, InteractiveTrimmer
 from ..trimmer.view import COLUMNS, NUMERIC, budget_line, row
 from .cache_cmd import add_cache_options, use_persistent_cache
 from .common import EXIT_OK, EXIT_OVER, UsageError, render_table
-from .rules_input import Target, load_sources, new_file_mode, output_path, refuse_foreign_layout, resolve_target
+from .rules_input import (
+    Target,
+    add_rules_options,
+    load_sources,
+    new_file_mode,
+    output_path,
+    refuse_foreign_layout,
+    resolve_target,
+)
 
 #: the strategies that rank from the rules alone (the others read a usage log the CLI does not keep)
 STRATEGIES = (PrioritizationStrategy.IMPORTANCE.value, PrioritizationStrategy.COST_BENEFIT.value,
@@ -37,25 +43,13 @@ STRATEGIES = (PrioritizationStrategy.IMPORTANCE.value, PrioritizationStrategy.CO
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("trim", help="choose which rules stay, against a live budget", description=__doc__)
-    p.add_argument("rules", nargs="+", metavar="RULES",
-                   help="instruction files (.md) or rules files (.yaml, .json, .toml); - for stdin (no screen)")
-    target = p.add_mutually_exclusive_group()
-    target.add_argument("--tool", default=None, help="claude, codex or gemini (default: claude)")
-    target.add_argument("--model", "-m", default=None, help="a model id; picks the agent and its tokenizer")
-    p.add_argument("--budget", type=int, metavar="N", help="token budget (default: from the config)")
-    p.add_argument("--config", metavar="FILE", help="budget config file (default: discovered)")
+    add_rules_options(p, rules_help="instruction files (.md) or rules files (.yaml, .json, .toml); - for stdin "
+                                    "(no screen)", output_help="write the kept text to FILE (atomically; - for stdout)")
     p.add_argument("--strategy", choices=STRATEGIES, default="importance", help="how the suggestion ranks units")
-    p.add_argument("--layout", choices=LAYOUTS, default=None,
-                   help="markdown: the instruction file trimmed (default for .md input); generated: the agent's "
-                        "generated layout (the only one for rules files)")
-    p.add_argument("--stdin-format", choices=sorted(KINDS), default="md", help="what - is (default: md)")
     p.add_argument("--session", metavar="FILE",
                    help="a saved selection: applied when it exists, and where the screen saves (default: "
                         "RULES.trim.json beside the first input)")
     p.add_argument("--sort", choices=SORT_ORDERS, default="priority", help="row order (default: priority)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the kept text to FILE (atomically; - for stdout)")
-    p.add_argument("--in-place", action="store_true",
-                   help="allow writing over an input file (without -o: the one input file)")
     p.add_argument("--no-tui", action="store_true", help="no screen: apply the suggestion or --session and print")
     add_cache_options(p)
     p.set_defaults(run=run, render=False)
