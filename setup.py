@@ -1,6 +1,6 @@
 """The optional compiled parts; everything else is declared in pyproject.toml.
 
-Both extensions are accelerators with a pure-Python path beside them, so a machine without a C compiler
+The extensions are accelerators with a pure-Python path beside them, so a machine without a C compiler
 (or a build that fails) still installs ctxbudget: the failure is reported and the build goes on.
 ``CTXBUDGET_NO_EXTENSIONS=1`` skips them on purpose.
 """
@@ -37,6 +37,8 @@ class OptionalBuildExt(build_ext):
 extensions = [
     Extension("ctxbudget._core", sources=["src/ctxbudget/_core.c"], extra_compile_args=FLAGS),
     Extension("ctxbudget.tokenizers._guard", sources=["src/ctxbudget/tokenizers/_guard.c"], extra_compile_args=FLAGS),
+    Extension("ctxbudget.tokenizers._claude_core", sources=["src/ctxbudget/tokenizers/_claude_core.c"],
+              extra_compile_args=FLAGS),
 ]
 
 setup(

@@ -20,8 +20,9 @@ find_python() {
     exit 2
 }
 
-# The install compiles two optional extensions (the cache's hot path and the accelerator's guard); without a
-# compiler ctxbudget still installs and runs on its pure-Python path, but the suite should test both.
+# The install compiles three optional extensions (the cache's hot path, the accelerator's guard and the Claude
+# counter); without a compiler ctxbudget still installs and runs on its pure-Python path, but the suite should
+# test both.
 if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get install -y -q gcc libc6-dev >/dev/null
@@ -46,7 +47,8 @@ if [ ! -x .venv/bin/python ]; then
     "$(find_python)" -m venv .venv
 fi
 stamp=".venv/.ctxbudget-installed"
-digest="$(cat pyproject.toml setup.py src/ctxbudget/_core.c src/ctxbudget/tokenizers/_guard.c | sha256sum | cut -d' ' -f1)"
+digest="$(cat pyproject.toml setup.py src/ctxbudget/_core.c src/ctxbudget/tokenizers/_guard.c \
+    src/ctxbudget/tokenizers/_claude_core.c | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,fast]'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The compiled parts under AddressSanitizer and UndefinedBehaviorSanitizer: build both extensions with the
+# The compiled parts under AddressSanitizer and UndefinedBehaviorSanitizer: build the extensions with the
 # sanitizers into a scratch copy of the source, then run the tests that drive them against that copy
 # (PYTHONMALLOC=malloc, so that the sanitizer also sees Python's own allocations). Any report fails the run.
 set -euo pipefail
@@ -21,8 +21,8 @@ export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 .venv/bin/python - "$scratch" <<'PY'
 import sys
-import ctxbudget._core, ctxbudget.tokenizers._guard, ctxbudget._speedups as s
-for module in (ctxbudget._core, ctxbudget.tokenizers._guard):
+import ctxbudget._core, ctxbudget.tokenizers._guard, ctxbudget.tokenizers._claude_core, ctxbudget._speedups as s
+for module in (ctxbudget._core, ctxbudget.tokenizers._guard, ctxbudget.tokenizers._claude_core):
     assert module.__file__.startswith(sys.argv[1]), f"{module.__name__} came from {module.__file__}"
 assert s.COMPILED
 print("sanitized build:", ctxbudget._core.__file__)
@@ -31,3 +31,5 @@ PY
 .venv/bin/python -m pytest -q -p no:randomly tests/test_core.py tests/test_store_parity.py tests/test_cache.py \
     tests/test_counter.py tests/test_batch_async.py tests/test_accelerator.py \
     -k "not every_cleared_code_point_counts_as_tiktoken" "$@"
+# the compiled Claude counter: its parity tests (the pure-ctok ones check ctok, not our C), threads included
+.venv/bin/python -m pytest -q -p no:randomly tests/test_claude_fast.py -k "compiled" "$@"
