@@ -283,3 +283,22 @@ def test_compiled_core_refuses_a_character_it_has_no_facts_for() -> None:
         model.set_floor(0x110000, 1)
     with pytest.raises(ValueError):
         _claude_core.set_char(ord("a"), 1 << 20, lower)
+
+
+def test_a_model_whose_init_failed_refuses_to_count_instead_of_crashing() -> None:
+    """Review finding: a failed ``__init__`` could leave tables half-built for ``count`` to read."""
+    _claude_core = pytest.importorskip("ctxbudget.tokenizers._claude_core")
+    model = _claude_core.Model.__new__(_claude_core.Model)
+    with pytest.raises(RuntimeError, match="not initialized"):
+        model.count("a", False)
+    with pytest.raises(TypeError, match="non-empty str"):
+        model.__init__(["b", ""], 0, True)
+    with pytest.raises(RuntimeError, match="not initialized"):
+        model.count("a", False)
+    with pytest.raises(RuntimeError, match="not initialized"):
+        model.set_floor(ord("a"), 2)
+    model.__init__(["b"], 0, True)  # the failed attempt left nothing behind that blocks a good one
+    facts, lower = claude_fast._facts("a")
+    _claude_core.set_char(ord("a"), facts, lower)
+    model.set_floor(ord("a"), 2)
+    assert model.count("a", False) == 1 + 2 + 1  # ⟨bow⟩, a at its floor cost, ⟨eow⟩

@@ -4,6 +4,7 @@ through the real entry point in a subprocess."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -115,6 +116,15 @@ def test_truncate_passes_a_text_that_fits_through_unchanged(tmp_path: Path) -> N
     done = subprocess.run([sys.executable, "-m", "ctxbudget", "truncate", "-t", "1000", "-m", "gpt-4o"],
                           input=text.encode(), capture_output=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (0, text.encode(), b"")
+
+
+def test_stdin_that_is_not_utf8_is_refused_not_mangled(tmp_path: Path) -> None:
+    """Review finding: truncate wrote such stdin back as encoded surrogates, neither the input nor UTF-8."""
+    for argv in (["truncate", "-t", "5"], ["count", "-m", "gpt-4o", "--no-cache"]):
+        done = subprocess.run([sys.executable, "-m", "ctxbudget", *argv], input=b"\xff\xfe bad", capture_output=True,
+                              timeout=60, env={**os.environ, **isolated(tmp_path), "CTXBUDGET_CACHE": "memory"})
+        assert (done.returncode, done.stdout) == (2, b"")
+        assert done.stderr == b"ctxbudget: error: stdin: not UTF-8 text (invalid start byte at byte 0)\n"
 
 
 @pytest.mark.parametrize(("args", "message"), [

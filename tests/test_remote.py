@@ -203,6 +203,36 @@ def test_a_missing_key_is_a_clear_error_without_a_request(monkeypatch: pytest.Mo
         assert fake.log == []
 
 
+def test_a_key_that_is_not_printable_ascii_is_a_clear_error_naming_none_of_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review finding: httpx's own error named the key's first non-ASCII character and its position."""
+    with serving("anthropic") as fake:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-abcdé-secret")
+        monkeypatch.setenv("CTXBUDGET_ANTHROPIC_BASE_URL", fake.url)
+        policy.configure("api", settings=FAST)
+        with pytest.raises(RemoteCountError, match="the API key is not printable ASCII") as caught:
+            Counter.for_model("claude-sonnet-4-5").count("a b")
+        assert "é" not in str(caught.value) and "secret" not in str(caught.value)
+        assert fake.log == []
+
+
+@pytest.mark.parametrize("spec", ["api", "api-else-offline"])
+def test_without_httpx_api_is_one_error_and_api_else_offline_counts_offline(
+        spec: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review finding: without the [api] extra both policies ended in a ModuleNotFoundError traceback."""
+    path = tmp_path / "AGENTS.md"
+    path.write_text("one two three four\n", encoding="utf-8")
+    monkeypatch.setitem(sys.modules, "httpx", None)  # what an install without the extra has
+    monkeypatch.setenv("ANTHROPIC_API_KEY", KEYS["anthropic"])
+    monkeypatch.setenv(routes.POLICY_ENV, spec)
+    code = main(["count", "--no-cache", "--json", "-m", "claude-sonnet-4-5", str(path)])
+    out, err = capsys.readouterr()
+    if spec == "api":
+        assert code == 2 and err.strip().endswith("the count-tokens API needs httpx: pip install 'ctxbudget[api]'")
+    else:
+        assert code == 0 and json.loads(out)["models"][0]["kind"] == "reconstructed (api failed)"
+
+
 # --- the key --------------------------------------------------------------------------------------------
 
 def test_the_key_is_in_no_log_error_repr_or_cache_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -445,6 +475,24 @@ def test_exact_on_the_cli_counts_with_the_api(monkeypatch: pytest.MonkeyPatch, t
         assert len(fake.log) == sent  # the second run: from the cache file
         assert main(["count", "--json", "-m", "claude-sonnet-4-5", str(path)]) == 0  # without --exact: offline
         assert json.loads(capsys.readouterr().out.split("\n}\n")[-2] + "\n}")["models"][0]["kind"] == "reconstructed"
+
+
+def test_the_variables_policy_uses_the_settings_of_the_config_named_with_dash_dash_config(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review finding: with CTXBUDGET_COUNT_POLICY set, --config's count_api: (key, base URL) was ignored."""
+    path = tmp_path / "CLAUDE.md"
+    path.write_text("one two three\n", encoding="utf-8")
+    with serving("anthropic") as fake:
+        config = tmp_path / "team.yaml"
+        config.write_text(f"count_api:\n  anthropic:\n    api_key: {fake.key}\n    base_url: {fake.url}\n",
+                          encoding="utf-8")
+        monkeypatch.setenv(routes.POLICY_ENV, "claude=api")
+        capsys.readouterr()
+        code = main(["check", str(path), "--tool", "claude-sonnet-4-5", "--config", str(config), "--json",
+                     "--no-cache"])
+        data = json.loads(capsys.readouterr().out)
+        assert code == 0 and data["tools"][0]["provenance"]["kind"] == "exact (api)"
+        assert data["tools"][0]["tokens"] == 3 and fake.log
 
 
 def test_a_wrong_count_policy_in_the_config_is_a_usage_error(tmp_path: Path) -> None:

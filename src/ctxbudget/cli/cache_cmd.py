@@ -75,7 +75,7 @@ def use_count_policy(args: argparse.Namespace) -> None:
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
         where = f"{path}: count_policy"
-    if spec is None:
+    if spec is None and where != POLICY_ENV:
         if "ctxbudget.remote.policy" in sys.modules:  # an earlier run in this process configured one
             from ..remote.policy import configure
 
@@ -84,8 +84,8 @@ def use_count_policy(args: argparse.Namespace) -> None:
     from ..remote.policy import configure, parse_policy
     from ..remote.settings import load_settings
 
-    try:
-        configure(parse_policy(spec, where=where), settings=load_settings(config))
+    try:  # with the variable set, its policy (None here) applies with --config's count_api: settings
+        configure(None if spec is None else parse_policy(spec, where=where), settings=load_settings(config))
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
 

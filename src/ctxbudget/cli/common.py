@@ -47,7 +47,7 @@ def iter_inputs(paths: Sequence[str], args: argparse.Namespace | None = None,
     for raw in paths:
         if raw == "-":
             count += 1
-            yield "-", read_stdin()
+            yield "-", read_stdin(errors)
             continue
         if not Path(raw).exists() and not Path(raw).is_symlink():
             raise UsageError(f"no such file: {raw}")
@@ -74,11 +74,21 @@ def print_report(report: WalkReport) -> None:
         print(f"ctxbudget: {summary}", file=sys.stderr)
 
 
-def read_stdin() -> str:
-    """Standard input; on a terminal, first a hint on stderr (a bare command would otherwise just wait)."""
+def read_stdin(errors: str = "fail") -> str:
+    """Standard input as UTF-8 (bytes that are not: a usage error, or U+FFFD with ``errors="replace"``); on a
+    terminal, first a hint on stderr (a bare command would otherwise just wait)."""
     if sys.stdin.isatty():
         print("ctxbudget: reading from the terminal; end with Ctrl-D, or give a PATH", file=sys.stderr)
-    return sys.stdin.read()
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # a text stream without bytes beneath (an embedding program's): already decoded
+        return sys.stdin.read()
+    data: bytes = raw.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if errors == "replace":
+            return data.decode("utf-8", errors="replace")
+        raise UsageError(f"stdin: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def print_json(data: Any) -> None:

@@ -174,6 +174,13 @@ class RemoteBackend:
     def _require_key(self) -> Secret:
         if self._key is None:
             raise RemoteCountError(self.provider, self.missing_key_message())
+        if not _header_safe(self._key.reveal()):  # httpx would fail on it, naming a character of the key
+            raise RemoteCountError(self.provider, "the API key is not printable ASCII (check how it was pasted)")
+        try:
+            import httpx  # noqa: F401  (the client's own import, made here so that its absence is this error)
+        except ImportError:
+            raise RemoteCountError(self.provider,
+                                   "the count-tokens API needs httpx: pip install 'ctxbudget[api]'") from None
         return self._key
 
     def _limit(self) -> asyncio.Semaphore:
@@ -275,3 +282,7 @@ class FallbackBackend:
     def __repr__(self) -> str:
         state = "api" if self._failure is None else "offline (api failed)"
         return f"FallbackBackend({self.api!r}, {self.offline!r}, {state})"
+
+
+def _header_safe(value: str) -> bool:
+    return value.isascii() and value.isprintable()

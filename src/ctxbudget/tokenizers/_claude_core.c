@@ -538,13 +538,24 @@ done:
 /* ---------------------------------------------------------------------------------------------------- */
 /* Python bindings                                                                                       */
 
+/* Back to the uninitialized state, so that a failed __init__ leaves no half-built model for count to use. */
 static void
-model_dealloc(Model *m)
+free_tables(Model *m)
 {
     PyMem_RawFree(m->keys);
     PyMem_RawFree(m->values);
     PyMem_RawFree(m->terminal);
     PyMem_RawFree(m->floor);
+    m->keys = NULL;
+    m->values = NULL;
+    m->terminal = NULL;
+    m->floor = NULL;
+}
+
+static void
+model_dealloc(Model *m)
+{
+    free_tables(m);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
@@ -588,6 +599,7 @@ model_init(Model *m, PyObject *args, PyObject *kwds)
     m->terminal = PyMem_RawCalloc(chars + 1, 1);
     m->floor = PyMem_RawCalloc(UNICODE_SIZE, 1);
     if (m->keys == NULL || m->values == NULL || m->terminal == NULL || m->floor == NULL) {
+        free_tables(m);
         Py_DECREF(seq);
         PyErr_NoMemory();
         return -1;
@@ -598,6 +610,7 @@ model_init(Model *m, PyObject *args, PyObject *kwds)
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 *buf = PyUnicode_AsUCS4Copy(PySequence_Fast_GET_ITEM(seq, i));
         if (buf == NULL) {
+            free_tables(m);
             Py_DECREF(seq);
             return -1;
         }
@@ -643,7 +656,7 @@ model_count(Model *m, PyObject *args)
     int raw_head_space;
     if (!PyArg_ParseTuple(args, "Up:count", &text, &raw_head_space))
         return NULL;
-    if (m->keys == NULL) {
+    if (m->keys == NULL || m->values == NULL || m->terminal == NULL || m->floor == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Model is not initialized");
         return NULL;
     }
