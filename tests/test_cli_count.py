@@ -165,12 +165,14 @@ def read_pty(fd: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> by
 
 
 def test_progress_bar_on_a_terminal_and_stdout_still_clean(tmp_path: Path) -> None:
-    # Claude's tokenizer (ctok) counts ~0.2 MB/s: these files take seconds, past the bar's delay
+    # ctok itself (CTXBUDGET_PURE=1; the compiled Claude counter is ~50x faster) counts ~0.2 MB/s: these files
+    # take seconds, past the bar's delay
     paths = make_tree(tmp_path, files=12, seed=3)
     expected = {str(p): p.stat().st_size for p in paths}
     main, child = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "ctxbudget", "count", str(tmp_path), "-m", "claude", "--json",
-                             "--no-cache"], stdout=subprocess.PIPE, stderr=child, cwd=ROOT)
+                             "--no-cache"], stdout=subprocess.PIPE, stderr=child, cwd=ROOT,
+                            env={**os.environ, "CTXBUDGET_PURE": "1"})
     os.close(child)
     stdout = proc.stdout.read() if proc.stdout else b""
     terminal = read_pty(main, proc)
