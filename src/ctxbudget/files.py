@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -133,3 +133,16 @@ def plain_file_mode() -> int:
 def atomic_write_text(path: str | os.PathLike[str], data: str, *, mode: int | None = None) -> None:
     """``atomic_write_bytes`` of ``data`` as UTF-8 (line endings as given)."""
     atomic_write_bytes(path, data.encode("utf-8"), mode=mode)
+
+
+def marker_root(start: Path, markers: Sequence[str]) -> Path | None:
+    """The first of ``start`` and its ancestors that holds any of ``markers`` (a file or a directory: a worktree's
+    ``.git`` is a file), as git and the coding agents find a project's root; None when none does."""
+    for directory in (start, *start.parents):
+        for marker in markers:
+            try:
+                if (directory / marker).exists():
+                    return directory
+            except OSError:  # an unreadable directory on the way up holds no marker we can see
+                continue
+    return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from ctxbudget.errors import ConfigError
@@ -42,29 +42,12 @@ def is_file(path: Path) -> bool:
         return False
 
 
-def exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except OSError:
-        return False
-
-
 def identity(path: Path) -> tuple[int, int] | None:
     try:
         st = path.stat()
     except OSError:
         return None
     return st.st_dev, st.st_ino
-
-
-def marker_root(start: Path, markers: Sequence[str]) -> Path | None:
-    """The first of start and its ancestors that holds any marker entry (a file or a directory)."""
-    if not markers:
-        return None
-    for directory in (start, *start.parents):
-        if any(exists(directory / marker) for marker in markers):
-            return directory
-    return None
 
 
 def dirs_down_to(cwd: Path, top: Path | None) -> list[Path]:

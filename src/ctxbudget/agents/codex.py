@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..files import marker_root
 from ._fs import (
     RUST_WHITESPACE,
     checked_count,
@@ -21,7 +22,6 @@ from ._fs import (
     is_file,
     is_valid_utf8,
     lossy,
-    marker_root,
     unique,
 )
 from .base import AgentLoad, Findings, LoadedFile

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from ._fs import JS_WHITESPACE, checked_list, identity, lossy, marker_root, unique
+from ..files import marker_root
+from ._fs import JS_WHITESPACE, checked_list, identity, lossy, unique
 from .base import AgentLoad, Findings, LoadedFile
 
 SIMULATED_VERSION = "Gemini CLI v0.56.0-nightly.20260822 (gemini-cli 5411f113c; JIT memory model of v0.44.0+)"

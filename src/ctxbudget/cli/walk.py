@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pathspec
 
+from ..files import marker_root
+
 IGNORE_FILES = (".gitignore", ".ctxbudgetignore")
 SNIFF_BYTES = 8192
 ERRORS = ("skip", "replace", "fail")
@@ -106,7 +108,7 @@ def _rules_above(root: Path) -> _Rules:
     """The ignore files of the enclosing git work tree, from its top down to ``root``'s parent."""
     absolute = Path(os.path.abspath(root))  # not resolved: the ignore files sit on the path as given
     chain = [absolute, *absolute.parents]
-    top = next((d for d in chain if (d / ".git").exists()), None)
+    top = marker_root(absolute, (".git",))
     if top is None:
         return _Rules()
     rules = _Rules()
