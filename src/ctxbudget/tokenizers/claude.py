@@ -14,17 +14,16 @@ any other ctok counts whole texts itself.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from ..errors import TokenizerLoadError
 from . import claude_fast
 from .base import RECONSTRUCTED, TokenizerType
 from .claude_pieces import PIECE_CHARS, pieces
 from .claude_verified import ctok_is_verified
-from .parallel import piece_reporter, worker_count
+from .parallel import LazyPool, piece_reporter, worker_count
 
 # Tokenizer generation -> the version string ctok routes to it.
 CTOK_VERSIONS = {"3": "3.0", "4.7": "4.7", "4.8": "4.8"}
@@ -34,16 +33,7 @@ PARALLEL_CHARS = 1 << 20
 
 # The compiled counter's own threads: the shared pool's tasks may be counting a text that is cut into pieces
 # here, and a task waiting on tasks of its own pool can deadlock it.
-_piece_pool: ThreadPoolExecutor | None = None
-_piece_pool_lock = threading.Lock()
-
-
-def _get_piece_pool() -> ThreadPoolExecutor:
-    global _piece_pool
-    with _piece_pool_lock:
-        if _piece_pool is None:
-            _piece_pool = ThreadPoolExecutor(worker_count(), thread_name_prefix="ctxbudget-claude")
-        return _piece_pool
+_piece_pool = LazyPool("ctxbudget-claude")
 
 
 def ctok_version() -> str:
@@ -127,7 +117,7 @@ class ClaudeBackend:
     @staticmethod
     def _count_in_parallel(parts: Iterable[str], count: claude_fast.Count) -> list[int]:
         """Each piece's count, in order; at most two pieces per thread in flight, so memory stays bounded."""
-        pool = _get_piece_pool()
+        pool = _piece_pool.get()
         report = piece_reporter.get()
         counts: list[int] = []
         flight: deque[tuple[int, Future[int]]] = deque()

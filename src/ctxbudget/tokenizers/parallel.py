@@ -28,30 +28,38 @@ CHUNK_CHARS = 128 * 1024
 #: Told the characters of each piece counted (see the module docstring); None: nobody is watching.
 piece_reporter: ContextVar[Callable[[int], None] | None] = ContextVar("ctxbudget_piece_reporter", default=None)
 
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
 
 def worker_count() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+class LazyPool:
+    """A pool of ``worker_count()`` threads, created on first use and shut down at exit."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        atexit.register(self._shutdown)
+
+    def get(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix=self.prefix)
+            return self._pool
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+_shared = LazyPool("ctxbudget")
+
+
 def get_executor() -> ThreadPoolExecutor:
-    """The shared pool (``worker_count()`` threads), created on first use."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=worker_count(), thread_name_prefix="ctxbudget")
-        return _executor
-
-
-def _shutdown() -> None:
-    with _executor_lock:
-        if _executor is not None:
-            _executor.shutdown(wait=False, cancel_futures=True)
-
-
-atexit.register(_shutdown)
+    """The shared pool, created on first use."""
+    return _shared.get()
 
 
 def chunk_by_chars(texts: Sequence[str], chunk_chars: int = CHUNK_CHARS) -> list[Sequence[str]]:
