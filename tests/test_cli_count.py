@@ -10,6 +10,7 @@ import random
 import select
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -175,9 +176,15 @@ def test_progress_bar_on_a_terminal_and_stdout_still_clean(tmp_path: Path) -> No
                              "--no-cache"], stdout=subprocess.PIPE, stderr=child, cwd=ROOT,
                             env={**os.environ, "CTXBUDGET_PURE": "1"})
     os.close(child)
-    stdout = proc.stdout.read() if proc.stdout else b""
+    # stdout is read on a thread while the terminal is drained here: the bar redraws for seconds, and a child
+    # blocked writing to a full terminal never gets to write its stdout
+    stdout_chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: stdout_chunks.append(proc.stdout.read() if proc.stdout else b""))
+    reader.start()
     terminal = read_pty(main, proc)
     os.close(main)
+    reader.join(timeout=60)
+    stdout = b"".join(stdout_chunks)
     assert proc.wait(timeout=60) == 0
     assert b"files" in terminal and b"counting" in terminal, terminal[-500:]
     assert b"\x1b[" in terminal  # drawn (and cleared) with terminal control sequences
