@@ -59,31 +59,47 @@ class WalkReport:
         return ("skipped: " + ", ".join(parts)) if parts else ""
 
 
-class _Rules:
-    """The ignore files that apply in one directory, with their own base directories."""
+def _posix(relative: str) -> str:
+    return relative if os.sep == "/" else relative.replace(os.sep, "/")
 
-    def __init__(self, specs: Sequence[tuple[Path, pathspec.GitIgnoreSpec]] = ()) -> None:
+
+class _Rules:
+    """The ignore files that apply in one directory: each spec with its base directory (absolute, ending in
+    a separator, so that a path below it is ``base + relative``)."""
+
+    def __init__(self, specs: Sequence[tuple[str, pathspec.GitIgnoreSpec]] = ()) -> None:
         self.specs = list(specs)
 
-    def below(self, directory: Path) -> _Rules:
+    def below(self, directory: str) -> _Rules:
+        """These rules plus the ignore files of ``directory`` (an absolute path)."""
         found = []
         for name in IGNORE_FILES:
-            path = directory / name
             try:
-                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+                with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as f:
+                    lines = f.read().splitlines()
             except OSError:
                 continue
-            found.append((Path(os.path.abspath(directory)), pathspec.GitIgnoreSpec.from_lines(lines)))
+            found.append((os.path.join(directory, ""), pathspec.GitIgnoreSpec.from_lines(lines)))
         return _Rules(self.specs + found) if found else self
 
-    def ignored(self, path: Path, is_dir: bool) -> bool:
-        absolute = Path(os.path.abspath(path))  # bases are absolute; the walked path may be relative
+    def ignored(self, absolute: str, is_dir: bool) -> bool:
+        """Whether ``absolute`` (a path below every base) is ignored."""
         for base, spec in reversed(self.specs):  # the deepest file that has a say decides
-            relative = absolute.relative_to(base).as_posix() + ("/" if is_dir else "")
-            result = spec.check_file(relative)
+            result = spec.check_file(_posix(absolute[len(base):]) + ("/" if is_dir else ""))
             if result.include is not None:
                 return bool(result.include)
         return False
+
+
+@dataclass
+class _Walk:
+    """What stays the same while one directory tree is walked."""
+
+    report: WalkReport
+    wanted: pathspec.GitIgnoreSpec | None
+    unwanted: pathspec.GitIgnoreSpec | None
+    no_ignore: bool
+    errors: str
 
 
 def walk(paths: Sequence[str], report: WalkReport, *, include: Sequence[str] = (), exclude: Sequence[str] = (),
@@ -94,33 +110,36 @@ def walk(paths: Sequence[str], report: WalkReport, *, include: Sequence[str] = (
     wanted = pathspec.GitIgnoreSpec.from_lines(include) if include else None
     unwanted = pathspec.GitIgnoreSpec.from_lines(exclude) if exclude else None
     for raw in paths:
-        root = Path(raw)
-        if root.is_dir():
-            rules = _Rules() if no_ignore else _rules_above(root)
-            yield from _walk_dir(root, root, rules, report, wanted, unwanted, no_ignore, errors)
+        root = str(Path(raw))  # the spelling paths are reported in: "./docs/" is "docs"
+        if os.path.isdir(root):
+            absolute = os.path.abspath(root)  # not resolved: the ignore files sit on the path as given
+            rules = _Rules() if no_ignore else _rules_above(absolute)
+            job = _Walk(report, wanted, unwanted, no_ignore, errors)
+            yield from _walk_dir(job, root, absolute, "", rules)
         else:
             text = _read(root, report, errors)
             if text is not None:
                 yield raw, text
 
 
-def _rules_above(root: Path) -> _Rules:
-    """The ignore files of the enclosing git work tree, from its top down to ``root``'s parent."""
-    absolute = Path(os.path.abspath(root))  # not resolved: the ignore files sit on the path as given
-    chain = [absolute, *absolute.parents]
-    top = marker_root(absolute, (".git",))
+def _rules_above(absolute: str) -> _Rules:
+    """The ignore files of the enclosing git work tree, from its top down to the parent of ``absolute``."""
+    chain = [Path(absolute), *Path(absolute).parents]
+    top = marker_root(chain[0], (".git",))
     if top is None:
         return _Rules()
     rules = _Rules()
     for directory in reversed(chain[1:chain.index(top) + 1]):
-        rules = rules.below(directory)
+        rules = rules.below(str(directory))
     return rules
 
 
-def _walk_dir(root: Path, directory: Path, rules: _Rules, report: WalkReport, wanted: pathspec.GitIgnoreSpec | None,
-              unwanted: pathspec.GitIgnoreSpec | None, no_ignore: bool, errors: str) -> Iterator[tuple[str, str]]:
-    if not no_ignore:
-        rules = rules.below(directory)
+def _walk_dir(job: _Walk, directory: str, absolute: str, relative: str, rules: _Rules) -> Iterator[tuple[str, str]]:
+    """The files below ``directory`` (as reported; ``absolute`` is the same directory, ``relative`` its path
+    from the walk's root with a trailing ``/``, "" for the root)."""
+    report = job.report
+    if not job.no_ignore:
+        rules = rules.below(absolute)
     try:
         with os.scandir(directory) as listing:
             entries = sorted(listing, key=lambda e: e.name)
@@ -128,7 +147,7 @@ def _walk_dir(root: Path, directory: Path, rules: _Rules, report: WalkReport, wa
         report.unreadable.append(f"{directory}: cannot list: {exc.strerror or exc}")
         return
     for entry in entries:
-        path = Path(entry.path)
+        path = entry.path
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
             is_file = entry.is_file(follow_symlinks=True)
@@ -139,32 +158,34 @@ def _walk_dir(root: Path, directory: Path, rules: _Rules, report: WalkReport, wa
             continue
         if not is_dir and not is_file:
             continue  # a link to a directory (not followed), a socket, a broken link
-        relative = path.relative_to(root).as_posix()
-        if not no_ignore and rules.ignored(path, is_dir):
+        name = relative + entry.name
+        entry_absolute = os.path.join(absolute, entry.name)
+        if not job.no_ignore and rules.ignored(entry_absolute, is_dir):
             report.ignored += 1
             continue
-        if unwanted is not None and unwanted.match_file(relative + ("/" if is_dir else "")):
+        if job.unwanted is not None and job.unwanted.match_file(name + ("/" if is_dir else "")):
             report.ignored += 1
             continue
         if is_dir:
-            yield from _walk_dir(root, path, rules, report, wanted, unwanted, no_ignore, errors)
+            yield from _walk_dir(job, path, entry_absolute, name + "/", rules)
             continue
-        if wanted is not None and not wanted.match_file(relative):
+        if job.wanted is not None and not job.wanted.match_file(name):
             report.ignored += 1
             continue
-        text = _read(path, report, errors)
+        text = _read(path, report, job.errors)
         if text is not None:
-            yield str(path), text
+            yield path, text
 
 
-def _read(path: Path, report: WalkReport, errors: str) -> str | None:
+def _read(path: str, report: WalkReport, errors: str) -> str | None:
     try:
-        data = path.read_bytes()
+        with open(path, "rb", buffering=0) as f:  # unbuffered: one read of the whole file, no buffer object
+            data = f.read()
     except OSError as exc:
         report.unreadable.append(f"{path}: {exc.strerror or exc}")
         return None
     if b"\0" in data[:SNIFF_BYTES]:
-        report.binary.append(str(path))
+        report.binary.append(path)
         return None
     try:
         text = data.decode("utf-8")
@@ -172,9 +193,9 @@ def _read(path: Path, report: WalkReport, errors: str) -> str | None:
         if errors == "fail":
             raise WalkError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         if errors == "skip":
-            report.not_utf8.append(str(path))
+            report.not_utf8.append(path)
             return None
-        report.replaced.append(str(path))
+        report.replaced.append(path)
         text = data.decode("utf-8", errors="replace")
     report.files += 1
     return text
