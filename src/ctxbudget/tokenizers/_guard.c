@@ -10,6 +10,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* ---------------------------------------------------------------------------------------------------- */
@@ -19,6 +20,12 @@
 #define UNICODE_SIZE 0x110000
 static uint8_t *guard_bits = NULL;
 static Py_UCS4 guard_min = UNICODE_SIZE; /* the smallest guarded code point: most texts end their scan early */
+/* Scans of long texts run without the GIL (they would stall the threads reading and decoding the next files).
+   Such a scan takes the table and bumps this count while it still holds the GIL; set_reference_only (which
+   holds the GIL) frees a replaced table only when no scan is running, and leaves it allocated otherwise. */
+static atomic_int scans_without_gil = 0;
+/* texts from this many code points on are scanned without the GIL (below, releasing it costs more) */
+#define SCAN_WITHOUT_GIL 65536
 
 static PyObject *
 guard_set_reference_only(PyObject *module, PyObject *ranges)
@@ -26,7 +33,7 @@ guard_set_reference_only(PyObject *module, PyObject *ranges)
     PyObject *seq = PySequence_Fast(ranges, "ranges must be a sequence of (first, last) pairs");
     if (seq == NULL)
         return NULL;
-    uint8_t *bits = PyMem_Calloc(UNICODE_SIZE / 8, 1);
+    uint8_t *bits = PyMem_RawCalloc(UNICODE_SIZE / 8, 1);
     if (bits == NULL) {
         Py_DECREF(seq);
         return PyErr_NoMemory();
@@ -38,7 +45,7 @@ guard_set_reference_only(PyObject *module, PyObject *ranges)
         if (!PyTuple_Check(pair)) {
             PyErr_Format(PyExc_TypeError, "ranges[%zd] must be a (first, last) tuple, not %.100s", i,
                          Py_TYPE(pair)->tp_name);
-            PyMem_Free(bits);
+            PyMem_RawFree(bits);
             Py_DECREF(seq);
             return NULL;
         }
@@ -46,7 +53,7 @@ guard_set_reference_only(PyObject *module, PyObject *ranges)
             last < first || last >= UNICODE_SIZE) {
             if (!PyErr_Occurred())
                 PyErr_Format(PyExc_ValueError, "bad code point range %ld..%ld", first, last);
-            PyMem_Free(bits);
+            PyMem_RawFree(bits);
             Py_DECREF(seq);
             return NULL;
         }
@@ -56,10 +63,38 @@ guard_set_reference_only(PyObject *module, PyObject *ranges)
             lowest = (Py_UCS4)first;
     }
     Py_DECREF(seq);
-    PyMem_Free(guard_bits);
+    if (atomic_load(&scans_without_gil) == 0)
+        PyMem_RawFree(guard_bits);
     guard_bits = bits;
     guard_min = lowest;
     Py_RETURN_NONE;
+}
+
+#define GUARDED(bits, lowest, ch) ((ch) >= (lowest) && ((bits)[(ch) >> 3] >> ((ch) & 7)) & 1)
+
+/* One loop per string kind: reading through PyUnicode_READ's switch per character halves the speed. */
+static int
+scan(const uint8_t *bits, Py_UCS4 lowest, int kind, const void *data, Py_ssize_t n)
+{
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *chars = data;
+        if (lowest > 0xFF)
+            return 0;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (GUARDED(bits, lowest, (Py_UCS4)chars[i]))
+                return 1;
+    } else if (kind == PyUnicode_2BYTE_KIND) {
+        const Py_UCS2 *chars = data;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (GUARDED(bits, lowest, (Py_UCS4)chars[i]))
+                return 1;
+    } else {
+        const Py_UCS4 *chars = data;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (GUARDED(bits, lowest, chars[i]))
+                return 1;
+    }
+    return 0;
 }
 
 static int
@@ -68,16 +103,24 @@ is_guarded(PyObject *text)
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    if (guard_bits == NULL)
+    const uint8_t *bits = guard_bits;
+    Py_UCS4 lowest = guard_min;
+    int found;
+    if (bits == NULL)
         return 1; /* no table: nothing is cleared for the accelerator */
-    if (kind == PyUnicode_1BYTE_KIND && guard_min > 0xFF)
+    if (kind == PyUnicode_1BYTE_KIND && lowest > 0xFF)
         return 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (ch >= guard_min && (guard_bits[ch >> 3] >> (ch & 7)) & 1)
-            return 1;
-    }
-    return 0;
+    if (n < SCAN_WITHOUT_GIL)
+        return scan(bits, lowest, kind, data, n);
+    /* our own reference keeps the (immutable) text alive even if another thread empties the caller's list */
+    Py_INCREF(text);
+    atomic_fetch_add(&scans_without_gil, 1);
+    Py_BEGIN_ALLOW_THREADS
+    found = scan(bits, lowest, kind, data, n);
+    Py_END_ALLOW_THREADS
+    atomic_fetch_sub(&scans_without_gil, 1);
+    Py_DECREF(text);
+    return found;
 }
 
 static PyObject *
