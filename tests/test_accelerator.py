@@ -188,3 +188,83 @@ def test_version_drift_is_a_warning(monkeypatch: pytest.MonkeyPatch, caplog: pyt
     with caplog.at_level(logging.WARNING, logger="ctxbudget.tokenizers"):
         assert accelerator.load("o200k_base", _reference("o200k_base")) is None
     assert "verified for toktok 9.9.9" in caplog.text
+
+
+@pytest.mark.parametrize("name", accelerator.ENCODINGS)
+def test_the_recorded_probe_counts_are_tiktokens(name: str) -> None:
+    encode = TokenizerFactory.get_tiktoken_encoding(name).encode_ordinary
+    assert accelerator.PROBE_COUNTS[name] == [len(encode(t)) for t in accelerator.PROBE]
+    assert reference_only([accelerator.GUARDED_PROBE]) == [0]
+
+
+def test_a_probe_count_off_by_one_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(accelerator.PROBE_COUNTS, "o200k_base", [2, 13, 12])
+    with caplog.at_level(logging.WARNING, logger="ctxbudget.tokenizers"):
+        assert accelerator.load("o200k_base", _reference("o200k_base")) is None
+    assert "differ from the verified ones" in caplog.text
+
+
+@pytest.mark.parametrize("files", [40, 1], ids=["many files", "one long file"])
+def test_an_accelerated_stream_never_builds_tiktoken_unless_a_text_needs_it(files: int) -> None:
+    """tiktoken's Encoding costs ~0.2 s to build; a stream toktok counts whole does without it, and the first
+    guarded text builds it (in a fresh process: the factory's backends are shared). Review finding: a stream of
+    one job (one large file) was never accelerated."""
+    code = f"""
+from ctxbudget import Counter
+from ctxbudget.counting import stream
+from ctxbudget.tokenizers.factory import TokenizerFactory
+stream.ACCELERATE_CHARS = 1 << 20
+counter = Counter.for_model("gpt-4o", None)
+backend = TokenizerFactory.get_openai_backend("o200k_base")
+items = [(f"f{{i}}", f"Rule {{i}}: keep the build green.\\n" * (80_000 // {files})) for i in range({files})]
+rows = list(stream.count_stream([counter], items))
+print(backend.accelerated, backend._encoding is None, sum(r[1][0] for r in rows))
+print(counter.count_batch(["a\\u088f's"]), backend._encoding is None)
+print(sum(len(backend.encoding.encode_ordinary(t)) for _, t in items))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    accelerated, unbuilt, total = out[0].split()
+    assert (accelerated, unbuilt) == ("True", "True")
+    guarded = len(TokenizerFactory.get_tiktoken_encoding("o200k_base").encode_ordinary("a\u088f's"))
+    assert out[1] == f"[{guarded}] False"  # counted by tiktoken, built for it
+    assert int(total) == int(out[2])
+
+
+@pytest.mark.parametrize("size", [100, 70_000], ids=["short, with the GIL", "long, without it"])
+def test_the_guard_finds_a_guarded_character_in_every_string_kind(size: int) -> None:
+    guarded = "\u088f"  # unassigned in Unicode 15
+    bases = {"one byte": "a" * size, "latin-1": "é" * size, "two bytes": "ж" * size, "four bytes": "😀" * size}
+    texts: list[str] = []
+    expected: list[int] = []
+    for base in bases.values():
+        texts += [base, base + guarded, guarded + base, base[: size // 2] + guarded + base[size // 2:]]
+        expected += [len(texts) - 3, len(texts) - 2, len(texts) - 1]
+    texts.append("\U0001f600" * size + "\ud800")  # a lone surrogate after astral characters
+    expected.append(len(texts) - 1)
+    assert reference_only(texts) == expected
+
+
+def test_long_scans_on_threads_while_the_table_is_replaced() -> None:
+    """Long texts are scanned without the GIL; replacing the table meanwhile must not free it under a scan
+    (the sanitizer build runs this)."""
+    import threading
+
+    from ctxbudget.tokenizers import _guard
+
+    texts = ["ж" * 300_000 + "\u088f", "a" * 300_000, "😀" * 300_000]
+    results: list[list[int]] = []
+
+    def scan() -> None:
+        for _ in range(20):
+            results.append(reference_only(texts))
+
+    threads = [threading.Thread(target=scan) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for _ in range(20):
+        _guard.set_reference_only(data.REFERENCE_ONLY_RANGES)
+    for thread in threads:
+        thread.join()
+    assert results == [[0]] * 60

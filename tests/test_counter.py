@@ -293,16 +293,16 @@ def test_long_text_hashed_once_per_lookup(monkeypatch: pytest.MonkeyPatch, char_
 def test_tokenizer_instances_shared_under_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    from ctxbudget.tokenizers import factory
+    from ctxbudget.tokenizers import openai
 
     builds: list[str] = []
-    real = factory.build_encoding
+    real = openai.load_mergeable_ranks
 
-    def slow_build(name: str) -> object:
+    def slow_load(name: str) -> dict[bytes, int]:
         builds.append(name)
         return real(name)
 
-    monkeypatch.setattr(factory, "build_encoding", slow_build)
+    monkeypatch.setattr(openai, "load_mergeable_ranks", slow_load)
     seen: list[object] = []
     threads = [threading.Thread(target=lambda: seen.append(TokenizerFactory.get_openai_backend("cl100k_base")))
                for _ in range(8)]

@@ -21,7 +21,6 @@ import tiktoken
 import tiktoken.registry
 
 import ctxbudget
-import ctxbudget.tokenizers.factory as factory_mod
 import ctxbudget.tokenizers.openai as openai_mod
 from corpus import hard_corpus
 from ctxbudget import TokenCounter, TokenizerFactory, TokenizerLoadError
@@ -296,11 +295,11 @@ def test_get_tiktoken_encoding_returns_same_object() -> None:
 def test_failing_loader_called_once_until_clear_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
-    def failing_build(name: str) -> tiktoken.Encoding:
+    def failing_load(name: str) -> dict[bytes, int]:
         calls.append(name)
         raise TokenizerLoadError(f"stub: no vocabulary for {name}")
 
-    monkeypatch.setattr(factory_mod, "build_encoding", failing_build)
+    monkeypatch.setattr(openai_mod, "load_mergeable_ranks", failing_load)
     texts = [" ".join(["word"] * n) for n in range(1, 21)]
     results = [TokenCounter.count_tokens(t, "codex") for t in texts]
     assert results == [max(1, int(n * 1.3)) for n in range(1, 21)]

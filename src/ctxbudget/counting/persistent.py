@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Sized
 from typing import Any
 
 from ..cache.tiers import CountTier, TieredCache, count_key, parse_cache_spec
@@ -49,10 +49,12 @@ class PersistentBackend:
         self.kind = backend_kind(backend)
         self.fast = is_fast(backend)
         self.cacheable = bool(getattr(backend, "cacheable", True))
-        core = getattr(backend, "core_encode", None)
-        if self.fast and core is not None:
-            # the hot path encodes texts of up to SHORT_TEXT_CHARS itself; those never reach the tiers anyway
-            self.core_encode = core
+
+    @property
+    def core_encode(self) -> Callable[[str], Sized] | None:
+        """The wrapped fast backend's: the hot path encodes texts of up to SHORT_TEXT_CHARS itself, and those
+        never reach the tiers anyway. Read when needed, since reading it may build the tokenizer."""
+        return getattr(self.inner, "core_encode", None) if self.fast else None
 
     def __getattr__(self, name: str) -> Any:
         # what the wrapped backend says about itself beyond the protocol, read live (its accelerator state)

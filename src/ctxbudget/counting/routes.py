@@ -31,6 +31,9 @@ from ..tokenizers.base import TokenizerBackend, backend_kind, is_fast
 from . import persistent
 from .flight import text_flight
 
+#: ``Route.entry``: cache namespace, the backend's ``core_encode`` or None, the count to call
+Entry = tuple[str, Callable[[str], Sized] | None, Callable[[str], int]]
+
 
 class Route:
     """A resolved (name, mode): the backend, the registry's spec and the cache namespace naming the tool, the
@@ -42,7 +45,9 @@ class Route:
     another thread would not pay.
     """
 
-    __slots__ = ("backend", "cacheable", "entry", "env", "key_prefix", "spec", "tool", "variant")
+    __slots__ = ("backend", "cacheable", "entry", "env", "key_prefix", "resolved_as", "spec", "tool", "variant")
+
+    entry: Entry
 
     def __init__(
         self, tool: str, backend: TokenizerBackend, use_tokenizer: bool, env: tuple[str, ...] | None = None,
@@ -56,10 +61,27 @@ class Route:
         self.cacheable = bool(getattr(backend, "cacheable", True))
         self.variant = f"{backend.tokenizer_id}|{'tok' if use_tokenizer else 'est'}"
         self.key_prefix = key_prefix(tool, self.variant)
+        #: the (name, use_tokenizer) ``resolve_route`` resolved this route for
+        self.resolved_as: tuple[str, bool] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        # only for an ``entry`` not made yet: once set, the slot is read directly (the hot path pays nothing)
+        if name != "entry":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return self._make_entry()
+
+    def _make_entry(self) -> Entry:
+        """``entry``, made on first use: reading ``core_encode`` may build the tokenizer, which a route that
+        only counts batches and long texts may never need (an accelerated ``ctxbudget count``)."""
+        backend = self.backend
         count: Callable[[str], int] = backend.count
         if not is_fast(backend):
             count = partial(text_flight, self.key_prefix, backend.count)
-        self.entry = (self.key_prefix, getattr(backend, "core_encode", None), count)
+        entry = self.entry = (self.key_prefix, getattr(backend, "core_encode", None), count)
+        if self.resolved_as is not None:
+            with _routes_lock:
+                _learn_fast_route(*self.resolved_as, self)
+        return entry
 
     @property
     def kind(self) -> str:
@@ -67,10 +89,21 @@ class Route:
         return backend_kind(self.backend)
 
 
+_ENTRY_SLOT = Route.__dict__["entry"]
+
+
+def _made_entry(route: Route) -> Entry | None:
+    """``route.entry`` if it has been made, else None (read from the slot, which does not make it)."""
+    try:
+        return _ENTRY_SLOT.__get__(route, Route)  # type: ignore[no-any-return]
+    except AttributeError:
+        return None
+
+
 resolved_routes: dict[tuple[str, bool], Route] = {}
 #: tool name -> ``Route.entry`` for the routes ``TokenCounter.count_tokens`` may serve without re-resolving
 #: (real tokenizer, cacheable, not following the Claude model variables). Read by the compiled façade.
-fast_routes: dict[str, tuple[str, Callable[[str], Sized] | None, Callable[[str], int]]] = {}
+fast_routes: dict[str, Entry] = {}
 _routes_lock = threading.Lock()
 _MAX_ROUTES = 512
 _generation = 0  # bumped by every invalidation, so a route built meanwhile is not stored
@@ -91,11 +124,13 @@ persistent.on_change(invalidate_routes)
 
 
 def _learn_fast_route(tool_name: str, use_tokenizer: bool, route: Route) -> None:
-    """Let the compiled façade serve ``tool_name`` with ``route`` — if the route may skip re-resolution and is
-    still the resolved one (an invalidation may have come in between). Called with ``_routes_lock`` held."""
+    """Let the compiled façade serve ``tool_name`` with ``route`` — if the route may skip re-resolution, is
+    still the resolved one (an invalidation may have come in between) and has counted a short text (made its
+    ``entry``, which learns it once made). Called with ``_routes_lock`` held."""
+    entry = _made_entry(route)
     learnable = use_tokenizer and route.env is None and route.cacheable and type(tool_name) is str
-    if learnable and resolved_routes.get((tool_name, use_tokenizer)) is route:
-        fast_routes[tool_name] = route.entry
+    if entry is not None and learnable and resolved_routes.get((tool_name, use_tokenizer)) is route:
+        fast_routes[tool_name] = entry
 
 
 POLICY_ENV = "CTXBUDGET_COUNT_POLICY"
@@ -154,6 +189,7 @@ def resolve_route(tool_name: str, use_tokenizer: bool = True) -> Route:
     env = claude_env() if found.follows_claude_model else None
     backend = _policy_backend(tool_name, found, use_tokenizer) or persistent.wrap(found.backend, use_tokenizer)
     route = Route(tool_name.strip().lower(), backend, use_tokenizer, env, found.spec)
+    route.resolved_as = (tool_name, use_tokenizer)
     with _routes_lock:
         if generation == _generation:  # else what counts for a name changed while this route was built
             if len(resolved_routes) >= _MAX_ROUTES:

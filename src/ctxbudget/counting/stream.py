@@ -7,11 +7,11 @@ and a ``Watcher`` sees those pieces). At most ``2 * worker_count()`` jobs are in
 those jobs' texts, not the tree. A stream of one job is counted in the calling thread: a one-file count
 starts no thread.
 
-Loading the accelerator holds the GIL for 0.7–0.9 s on the 2-core VM of bench/README.md, about what
-tiktoken needs for 10–13 MB on two threads; toktok then counts ~5x faster. So the first ``ACCELERATE_CHARS``
-of a stream are read before anything is counted: a stream that ends sooner is counted by tiktoken, a larger
-one loads the accelerator first and has all of it counted that way (reading ahead costs ~0.1 s, counting
-those characters with tiktoken first would cost ~1 s).
+Loading the accelerator holds the GIL for ~0.5 s on the 2-core VM of bench/README.md, but a backend that is
+accelerated before it counts never builds tiktoken's Encoding (~0.2 s; only a text the guard keeps from toktok
+does), and toktok then counts ~8x faster than tiktoken on two threads: loading pays from ~3 Mi characters
+on. So the first ``ACCELERATE_CHARS`` of a stream are read before anything is counted: a stream that ends
+sooner is counted by tiktoken, a larger one loads the accelerator first and has all of it counted that way.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ BATCH_CHARS = 2 << 20
 BATCH_TEXTS = 512
 #: Texts from this length on are counted one at a time, in the backend's pieces.
 LONG_CHARS = 1 << 20
-#: A stream this long (characters) loads the accelerator before it counts (module docstring).
-ACCELERATE_CHARS = 16 << 20
+#: A stream this long (characters) loads the accelerator before it counts (module docstring; measured break-even
+#: 3 Mi, bench/README.md).
+ACCELERATE_CHARS = 4 << 20
 
 Row = tuple[str, list[int]]
 
@@ -121,9 +122,9 @@ def _read_ahead(jobs: Iterator[_Job], counters: Sequence[Counter]) -> list[_Job]
         ahead.append(job)
         chars += job.chars
         if len(ahead) >= 2 and chars >= limit:
-            if limit:
-                _accelerate(counters)
             break
+    if limit and chars >= limit:
+        _accelerate(counters)
     return ahead
 
 

@@ -11,10 +11,12 @@ far as it was verified against tiktoken, the reference:
   characters tiktoken 0.14 does not know), and whatever else the generator's sweep found counted
   differently (``scripts/gen_accelerator_guard.py``; ``tests/test_accelerator.py`` re-runs the sweep).
 
-Loading costs ~0.3 s and ~65 MiB for o200k, more than a small job saves, so a backend loads it in a
-background thread when a batch or long text arrives after it has already counted ``ACCELERATE_AFTER_CHARS``
-characters that way (what has been counted predicts what is still to come; the text at hand is counted by
-tiktoken meanwhile). ``CTXBUDGET_ACCELERATOR=0`` turns it off, ``=1`` loads it as soon as a backend is created.
+Loading costs ~0.5 s (toktok builds its tables holding the GIL) and ~65 MiB for o200k, more than a small job
+saves, so a backend loads it in a background thread when a batch or long text arrives after it has already
+counted ``ACCELERATE_AFTER_CHARS`` characters that way (what has been counted predicts what is still to come;
+the text at hand is counted by tiktoken meanwhile). Loading needs nothing from tiktoken but its version: the
+probe's expected counts are recorded. ``CTXBUDGET_ACCELERATOR=0`` turns it off, ``=1`` loads it as soon as a
+backend is created.
 It needs the ``fast`` extra (``pip install 'ctxbudget[fast]'``) and the compiled guard (``tokenizers/_guard.c``).
 """
 
@@ -41,6 +43,12 @@ CONTEXTS = (
 #: Characters a backend counts (in batches and long texts) before it loads the accelerator.
 ACCELERATE_AFTER_CHARS = 8 << 20
 ENV_VAR = "CTXBUDGET_ACCELERATOR"
+#: Texts the loaded accelerator must count as tiktoken 0.14 does (``PROBE_COUNTS``, checked against tiktoken
+#: by tests/test_accelerator.py), and one the guard must keep from it; recorded, so that loading the
+#: accelerator does not need tiktoken's Encoding, which a stream the accelerator counts may never build.
+PROBE = ("hello world", "Grüße, 世界! <|endoftext|>", "    indented\r\n\tcode(x) == 42;")
+PROBE_COUNTS = {"o200k_base": [2, 13, 11], "cl100k_base": [2, 15, 11]}
+GUARDED_PROBE = "a\u088f's \ud800"
 #: Characters per toktok call while someone watches the count advance (``parallel.piece_reporter``): a call
 #: costs ~30 us, a MiB ~20 ms.
 REPORT_CHARS = 1 << 20
@@ -78,23 +86,24 @@ class Accelerator:
         self._reference = reference
         self._reference_only = reference_only
 
-    def count_batch(self, texts: Sequence[str]) -> list[int]:
+    def count_batch(self, texts: Sequence[str], threads: int = 1) -> list[int]:
+        """Counts in order; ``threads`` is toktok's (0: every core), 1 where the caller runs in parallel."""
         report = piece_reporter.get()
         if report is None or sum(map(len, texts)) <= REPORT_CHARS:
-            return self._count_batch(texts)
+            return self._count_batch(texts, threads)
         counts: list[int] = []
         for chunk in chunk_by_chars(texts, REPORT_CHARS):
-            counts.extend(self._count_batch(chunk))
+            counts.extend(self._count_batch(chunk, threads))
             report(sum(map(len, chunk)))
         return counts
 
-    def _count_batch(self, texts: Sequence[str]) -> list[int]:
+    def _count_batch(self, texts: Sequence[str], threads: int) -> list[int]:
         items = list(texts)  # our own copy: what the guard checked is what toktok gets
         guarded = self._reference_only(items)
         if not guarded:
-            return [n or 1 for n in self._count_many(items, self.name, 1)]
+            return [n or 1 for n in self._count_many(items, self.name, threads)]
         skip = set(guarded)
-        fast = iter(self._count_many([t for i, t in enumerate(items) if i not in skip], self.name, 1))
+        fast = iter(self._count_many([t for i, t in enumerate(items) if i not in skip], self.name, threads))
         return [self._reference(t) if i in skip else next(fast) or 1 for i, t in enumerate(items)]
 
     def count(self, text: str) -> int:
@@ -139,9 +148,10 @@ def load(name: str, reference: Callable[[str], int]) -> Accelerator | None:
         _guard.set_reference_only(REFERENCE_ONLY_RANGES)
         _guard_installed = True
     accelerator = Accelerator(name, toktok.batch_count, reference, _guard.reference_only)
-    probe = ["hello world", "Grüße, 世界! <|endoftext|>", "    indented\r\n\tcode(x) == 42;", "a\u088f's \ud800"]
-    expected = [reference(t) for t in probe]
-    if accelerator.count_batch(probe) != expected:  # pragma: no cover - a pinned binary cannot change
-        logger.warning("accelerator not used: its %s counts differ from tiktoken's on the probe texts", name)
+    counts = toktok.batch_count(list(PROBE), name, 1)
+    guarded = _guard.reference_only([GUARDED_PROBE])
+    if counts != PROBE_COUNTS[name] or guarded != [0]:  # pragma: no cover - a pinned binary cannot change
+        logger.warning("accelerator not used: its %s counts or guard differ from the verified ones on the probe",
+                       name)
         return None
     return accelerator

@@ -24,7 +24,7 @@ from .base import TokenizerBackend, TokenizerType
 from .claude import ClaudeBackend
 from .estimate import CHARS4, WORDS13, ScaledBackend, ratio_scale
 from .gemini import SentencePieceBackend, find_local_model, gemini_estimate_backend
-from .openai import OpenAIBackend, build_encoding, forget_parsed
+from .openai import OpenAIBackend, forget_parsed
 
 logger = logging.getLogger("ctxbudget.tokenizers")
 
@@ -123,7 +123,7 @@ class TokenizerFactory:
         def load() -> OpenAIBackend:
             if not cls.is_tiktoken_available():
                 raise ImportError("tiktoken library not available: pip install tiktoken")
-            return OpenAIBackend(build_encoding(encoding_name))
+            return OpenAIBackend.offline(encoding_name)
 
         return cls._get("tiktoken", encoding_name, load)
 

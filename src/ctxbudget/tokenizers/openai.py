@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -352,12 +352,18 @@ class OpenAIBackend:
     cacheable = True
     fast = True
 
-    def __init__(self, encoding: tiktoken.Encoding) -> None:
-        self.encoding = encoding
-        self.name = encoding.name
-        self.tokenizer_id = f"tiktoken:{encoding.name}@{tiktoken_version()}"
-        self._encode = encoding.encode_ordinary
-        self._core_encode = core_encoder(encoding)
+    def __init__(self, encoding: tiktoken.Encoding | None = None, *,
+                 build: Callable[[], tiktoken.Encoding] | None = None, name: str = "") -> None:
+        """Count with ``encoding``, or with the one ``build`` returns, called on first use (``name`` is then
+        the encoding's name): see ``offline``."""
+        if encoding is None and (build is None or not name):
+            raise TypeError("OpenAIBackend needs an encoding, or build= and name=")
+        self._encoding = encoding
+        self._build = build
+        self._build_lock = threading.Lock()
+        self._core_encode: Callable[[str], list[int]] | None = core_encoder(encoding) if encoding is not None else None
+        self.name = encoding.name if encoding is not None else name
+        self.tokenizer_id = f"tiktoken:{self.name}@{tiktoken_version()}"
         self.whitespace = whitespace_limits()
         self.mapper = AdaptiveMapper()
         self._accelerator: accelerator.Accelerator | None = None
@@ -369,12 +375,35 @@ class OpenAIBackend:
         if mode == "eager":
             self.accelerate()
 
+    @classmethod
+    def offline(cls, name: str) -> OpenAIBackend:
+        """The backend for encoding ``name`` from its local vocabulary, read and checked now (a missing or
+        damaged file fails here); tiktoken's Encoding is built on first use. Building it costs ~0.2 s, and a
+        stream the accelerator counts whole may never need it."""
+        load_mergeable_ranks(name)
+        return cls(build=partial(build_encoding, name), name=name)
+
+    @property
+    def encoding(self) -> tiktoken.Encoding:
+        """The ``tiktoken.Encoding`` (built now if it was deferred)."""
+        encoding = self._encoding
+        if encoding is None:
+            with self._build_lock:
+                encoding = self._encoding
+                if encoding is None:
+                    assert self._build is not None  # __init__ takes an encoding or a builder
+                    encoding = self._build()
+                    self._core_encode = core_encoder(encoding)
+                    self._encoding = encoding
+        return encoding
+
     @property
     def core_encode(self) -> Callable[[str], list[int]] | None:
         """For the cache's hot path (short texts): ``core_encoder(encoding)``. None when ``count`` is overridden
         (a subclass or an instance attribute): then ``count`` itself must be called."""
         if type(self).count is not OpenAIBackend.count or "count" in self.__dict__:
             return None
+        self.encoding  # noqa: B018  # builds a deferred encoding, which sets _core_encode
         return self._core_encode
 
     # --- the optional accelerator (tokenizers/accelerator.py) ---------------------------------------------
@@ -415,7 +444,7 @@ class OpenAIBackend:
     def _note_work(self, chars: int) -> None:
         """Called before counting ``chars`` characters with tiktoken: loads the accelerator (in the background)
         once the work already done says more will come. The current call is not counted towards that: a job
-        of one large text would pay the load (~0.3 s, ~65 MiB, a core busy) and never use it."""
+        of one large text would pay the load (~0.5 s, ~65 MiB, the GIL held) and never use it."""
         if self._work_chars >= accelerator.ACCELERATE_AFTER_CHARS:
             self.accelerate()
         self._work_chars += chars
@@ -428,8 +457,9 @@ class OpenAIBackend:
             fast = self._accelerator
             if fast is not None:
                 # pieces whose counts add up exactly, so that a rare guarded character sends only its own
-                # piece to tiktoken
-                return max(1, sum(fast.count_batch(split_independent(text, ACCELERATE_PIECE_CHARS))))
+                # piece to tiktoken; a text long enough for tiktoken's parallel split path gets every core
+                pieces = split_independent(text, ACCELERATE_PIECE_CHARS)
+                return max(1, sum(fast.count_batch(pieces, 0 if len(text) > SPLIT_CHARS else 1)))
             if self._accelerator_state == "idle":
                 self._note_work(len(text))
         return self._count_with_tiktoken(text)
@@ -444,7 +474,7 @@ class OpenAIBackend:
         """One tiktoken call, unless the text holds a whitespace run tiktoken cannot take in one piece."""
         if self.whitespace.has_long_run(text):
             return max(1, self._count_cutting_whitespace_runs(text))
-        return len(self._encode(text)) or 1
+        return len(self.encoding.encode_ordinary(text)) or 1
 
     def _count_cutting_whitespace_runs(self, text: str) -> int:
         """Count with every long whitespace run cut into ``whitespace.piece`` pieces (no piece holds a
@@ -473,7 +503,7 @@ class OpenAIBackend:
     def _count_chunk(self, texts: Sequence[str]) -> list[int]:
         if max(map(len, texts), default=0) >= self.whitespace.long_run:
             return [self._count_piece(t) for t in texts]
-        encode = self._encode
+        encode = self.encoding.encode_ordinary
         return [len(encode(t)) or 1 for t in texts]
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
@@ -485,7 +515,7 @@ class OpenAIBackend:
         return self.mapper.map(self._count_chunk, texts)
 
     def encode(self, text: str) -> list[int]:
-        return self._encode(text)
+        return self.encoding.encode_ordinary(text)
 
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         return self.encoding.decode_bytes(list(tokens))
