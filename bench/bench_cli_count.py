@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/bench_cli_count.py --ttok /tmp/ttokvenv [--repeats 5] [--tree-mib 200] [--only …]
 
-Three cases, each timed as whole processes in rotating order (median of ``--repeats`` runs, every run a new
-process with its own empty count cache, so every run is a cold first count):
+Three cases (and ``threshold`` when asked for), each timed as whole processes in rotating order (median of
+``--repeats`` runs, every run a new process with its own empty count cache, so every run is a cold first count):
 
 * ``small``: ``ctxbudget count FILE -m gpt-4o`` on a 2 KB file against ``ttok -m gpt-4o -i FILE``;
 * ``big``: the same on a 10 MiB file of mixed text (``bench_backends.mixed_text``);
 * ``tree``: ``ctxbudget count TREE -m gpt-4o`` on a generated tree of real text against the 15-line script
-  below (``ThreadPoolExecutor(2)``, ``enc.encode_ordinary`` per file, tiktoken's own ``get_encoding``).
+  below (``ThreadPoolExecutor(2)``, ``enc.encode_ordinary`` per file, tiktoken's own ``get_encoding``);
+* ``threshold``: ``ctxbudget count FILE`` of 1–8 MiB of mixed text counted by tiktoken (the accelerator off)
+  and by toktok (the stream's ``ACCELERATE_CHARS`` set to 1 by a two-line driver): where loading pays.
 
 The tree is written to a temp dir from real text: this repository's docs, examples, Python sources and the
 real-world instruction files of ``tests/fixtures/instructions``. Files are slices of that text at random places,
@@ -61,6 +63,18 @@ with ThreadPoolExecutor(2) as pool:
     counts = list(pool.map(count, paths))
 print(sum(counts))
 '''
+
+
+# ``ctxbudget count`` with every stream accelerated, whatever its size
+ACCELERATED_DRIVER = '''
+import sys
+from ctxbudget.counting import stream
+from ctxbudget.cli.main import entry
+stream.ACCELERATE_CHARS = 1
+sys.argv[0] = "ctxbudget"
+entry()
+'''
+THRESHOLD_MIB = (1, 2, 4, 8)
 
 
 def python_text() -> str:
@@ -175,7 +189,7 @@ def main() -> None:
     ap.add_argument("--ttok", type=Path, default=Path("/tmp/ttokvenv"), help="a venv with ttok installed")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--tree-mib", type=int, default=200)
-    ap.add_argument("--only", action="append", choices=["small", "big", "tree"])
+    ap.add_argument("--only", action="append", choices=["small", "big", "tree", "threshold"])
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     cases = args.only or ["small", "big", "tree"]
@@ -194,7 +208,21 @@ def main() -> None:
         big.write_text(mixed_text(10 << 20), encoding="utf-8")
         script = work / "tiktoken_2threads.py"
         script.write_text(TIKTOKEN_SCRIPT, encoding="utf-8")
+        driver = work / "accelerated.py"
+        driver.write_text(ACCELERATED_DRIVER, encoding="utf-8")
         for case in cases:
+            if case == "threshold":
+                for mib in THRESHOLD_MIB:
+                    path = work / f"input-{mib}m.md"
+                    path.write_text(mixed_text(mib << 20), encoding="utf-8")
+                    ctx = ["count", str(path), "-m", "gpt-4o"]
+                    variants = {"tiktoken": ["env", "CTXBUDGET_ACCELERATOR=0", CTX, *ctx],
+                                "toktok": [PY, str(driver), *ctx]}
+                    total = check_same(variants, env, work)
+                    print(f"== {mib} Mi characters: every variant counts {total} tokens")
+                    name = f"threshold-{mib}"
+                    all_results[name] = report(name, bench_case(name, variants, env, args.repeats, work), "tiktoken")
+                continue
             if case == "tree":
                 tree = work / "tree"
                 t = time.perf_counter()
