@@ -246,6 +246,30 @@ def test_the_guard_finds_a_guarded_character_in_every_string_kind(size: int) -> 
     assert reference_only(texts) == expected
 
 
+def test_many_short_texts_are_scanned_in_one_go() -> None:
+    """The GIL is released per call once its texts add up to 64 Ki code points, as the pieces of one long text
+    do (16 Ki each)."""
+    pieces = ["Keep the build green.\n" * 700] * 40
+    pieces[17] = pieces[17] + "\u088f"
+    pieces[39] = "\ud800" + pieces[39]
+    assert reference_only(pieces) == [17, 39]
+    assert reference_only(pieces[:17]) == []
+
+
+def test_the_one_byte_loop_finds_a_guarded_latin1_character() -> None:
+    """The shipped table starts above U+00FF, so one-byte strings skip the scan; a table that guards é makes
+    the one-byte loop do the work (restored afterwards: the table is process-wide)."""
+    from ctxbudget.tokenizers import _guard
+
+    try:
+        _guard.set_reference_only([(0xE9, 0xE9)])
+        for size in (10, 70_000):
+            assert reference_only(["a" * size, "a" * size + "é", "é" + "b" * size, "ÿ" * size]) == [1, 2]
+    finally:
+        _guard.set_reference_only(data.REFERENCE_ONLY_RANGES)
+    assert reference_only(["café"]) == []
+
+
 def test_long_scans_on_threads_while_the_table_is_replaced() -> None:
     """Long texts are scanned without the GIL; replacing the table meanwhile must not free it under a scan
     (the sanitizer build runs this)."""

@@ -377,3 +377,39 @@ def test_p50k_models_are_counted_labelled_when_their_vocabulary_is_not_installed
     caplog.clear()
     assert TokenCounter.count_tokens("one two three four", "cushman-codex") == 5
     assert f"expected {spec.sha256}" in caplog.text  # a wrong file is refused, loudly, never trusted
+
+
+def test_a_deferred_encoding_is_built_once_and_a_failed_build_is_remembered() -> None:
+    import threading
+    import time
+
+    builds: list[int] = []
+
+    def build() -> tiktoken.Encoding:
+        builds.append(1)
+        time.sleep(0.05)  # long enough for every thread to arrive while the first one builds
+        return TokenizerFactory.get_tiktoken_encoding("o200k_base")
+
+    backend = openai_mod.OpenAIBackend(build=build, name="o200k_base")
+    assert backend._encoding is None and backend.tokenizer_id.startswith("tiktoken:o200k_base@")
+    counts: list[int] = []
+    threads = [threading.Thread(target=lambda: counts.append(backend.count("hello world"))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert builds == [1] and counts == [2] * 8
+
+    calls: list[int] = []
+
+    def failing() -> tiktoken.Encoding:
+        calls.append(1)
+        raise RuntimeError("no core")
+
+    broken = openai_mod.OpenAIBackend(build=failing, name="o200k_base")
+    for _ in range(3):
+        with pytest.raises(TokenizerLoadError, match="Cannot build tiktoken's o200k_base encoding: no core"):
+            broken.count("x")
+    assert calls == [1]  # not retried on every count
+    with pytest.raises(TypeError, match="needs an encoding"):
+        openai_mod.OpenAIBackend()

@@ -103,3 +103,24 @@ def test_relative_paths_walk_like_absolute_ones(tmp_path: Path) -> None:
     assert counted(result, Path("src")) == absolute
     result = cli("count", ".", "-m", "gpt-4o", "--json", "--no-cache", cwd=root / "src")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("spelling", "expected"), [
+    (".", "README.md"), ("./", "README.md"), ("src/..", "src/../README.md"), ("./src/", "src/app.py"),
+    ("src", "src/app.py"),
+])
+def test_paths_are_reported_as_path_spells_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str,
+                                                expected: str) -> None:
+    """Review finding: walking "." reported "./README.md" (and "./logo.png" among the binary files) where the
+    paths had always been spelled as Path(".") / "README.md" is: "README.md"."""
+    root = make_repo(tmp_path / "repo")
+    result = cli("count", spelling, "-m", "gpt-4o", "--json", "--no-cache", cwd=root)
+    assert result.returncode == 0, result.stderr
+    paths = [f["path"] for f in json.loads(result.stdout)["files"]]
+    assert expected in paths
+    assert not [p for p in paths if p.startswith("./")]
+    monkeypatch.chdir(root)
+    report = WalkReport()
+    assert [p for p, _ in walk([spelling], report)] == paths
+    if spelling in (".", "./"):
+        assert (report.binary, report.not_utf8) == (["logo.png"], ["latin1.txt"])

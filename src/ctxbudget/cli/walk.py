@@ -147,7 +147,7 @@ def _walk_dir(job: _Walk, directory: str, absolute: str, relative: str, rules: _
         report.unreadable.append(f"{directory}: cannot list: {exc.strerror or exc}")
         return
     for entry in entries:
-        path = entry.path
+        path = entry.name if directory == "." else entry.path  # "a.md", as Path(".") / "a.md" spells it
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
             is_file = entry.is_file(follow_symlinks=True)

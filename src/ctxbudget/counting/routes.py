@@ -180,7 +180,7 @@ def resolve_route(tool_name: str, use_tokenizer: bool = True) -> Route:
     """The route for a name and mode (see the module docstring)."""
     route = resolved_routes.get((tool_name, use_tokenizer))
     if route is not None and (route.env is None or route.env == claude_env()):
-        if route.env is None and type(tool_name) is str and tool_name not in fast_routes:
+        if route.env is None and type(tool_name) is str and tool_name not in fast_routes and _made_entry(route):
             with _routes_lock:  # resolved under an equal str subclass, or not yet learned
                 _learn_fast_route(tool_name, use_tokenizer, route)
         return route

@@ -12,6 +12,7 @@
 #include <Python.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---------------------------------------------------------------------------------------------------- */
 /* The accelerator's guard: code points whose texts only the reference tokenizer may count.             */
@@ -20,11 +21,12 @@
 #define UNICODE_SIZE 0x110000
 static uint8_t *guard_bits = NULL;
 static Py_UCS4 guard_min = UNICODE_SIZE; /* the smallest guarded code point: most texts end their scan early */
-/* Scans of long texts run without the GIL (they would stall the threads reading and decoding the next files).
-   Such a scan takes the table and bumps this count while it still holds the GIL; set_reference_only (which
-   holds the GIL) frees a replaced table only when no scan is running, and leaves it allocated otherwise. */
+/* A call whose texts hold SCAN_WITHOUT_GIL code points or more scans them without the GIL (it would stall the
+   threads reading and decoding the next files). Such a scan takes the table and bumps this count while it
+   still holds the GIL; set_reference_only (which holds the GIL) frees a replaced table only when no scan is
+   running, and leaves it allocated otherwise. The count is atomic because it is lowered without the GIL. */
 static atomic_int scans_without_gil = 0;
-/* texts from this many code points on are scanned without the GIL (below, releasing it costs more) */
+/* code points per call from which the GIL is released for the scan (below, releasing it costs more) */
 #define SCAN_WITHOUT_GIL 65536
 
 static PyObject *
@@ -72,10 +74,14 @@ guard_set_reference_only(PyObject *module, PyObject *ranges)
 
 #define GUARDED(bits, lowest, ch) ((ch) >= (lowest) && ((bits)[(ch) >> 3] >> ((ch) & 7)) & 1)
 
-/* One loop per string kind: reading through PyUnicode_READ's switch per character halves the speed. */
+/* One loop per string kind: reading through PyUnicode_READ's switch per character halves the speed. Reads only
+   the str's own fields and buffer (no Python API), so it may run without the GIL while the str is alive. */
 static int
-scan(const uint8_t *bits, Py_UCS4 lowest, int kind, const void *data, Py_ssize_t n)
+scan(const uint8_t *bits, Py_UCS4 lowest, PyObject *text)
 {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
     if (kind == PyUnicode_1BYTE_KIND) {
         const Py_UCS1 *chars = data;
         if (lowest > 0xFF)
@@ -97,32 +103,6 @@ scan(const uint8_t *bits, Py_UCS4 lowest, int kind, const void *data, Py_ssize_t
     return 0;
 }
 
-static int
-is_guarded(PyObject *text)
-{
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    const uint8_t *bits = guard_bits;
-    Py_UCS4 lowest = guard_min;
-    int found;
-    if (bits == NULL)
-        return 1; /* no table: nothing is cleared for the accelerator */
-    if (kind == PyUnicode_1BYTE_KIND && lowest > 0xFF)
-        return 0;
-    if (n < SCAN_WITHOUT_GIL)
-        return scan(bits, lowest, kind, data, n);
-    /* our own reference keeps the (immutable) text alive even if another thread empties the caller's list */
-    Py_INCREF(text);
-    atomic_fetch_add(&scans_without_gil, 1);
-    Py_BEGIN_ALLOW_THREADS
-    found = scan(bits, lowest, kind, data, n);
-    Py_END_ALLOW_THREADS
-    atomic_fetch_sub(&scans_without_gil, 1);
-    Py_DECREF(text);
-    return found;
-}
-
 static PyObject *
 guard_reference_only(PyObject *module, PyObject *texts)
 {
@@ -130,26 +110,56 @@ guard_reference_only(PyObject *module, PyObject *texts)
         PyErr_SetString(PyExc_TypeError, "reference_only takes a list of str");
         return NULL;
     }
-    PyObject *out = PyList_New(0);
-    if (out == NULL)
-        return NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(texts); i++) {
-        PyObject *text = PyList_GET_ITEM(texts, i);
-        if (!PyUnicode_Check(text)) {
-            PyErr_Format(PyExc_TypeError, "texts[%zd] must be str, not %.100s", i, Py_TYPE(text)->tp_name);
-            Py_DECREF(out);
-            return NULL;
-        }
-        if (is_guarded(text)) {
-            PyObject *index = PyLong_FromSsize_t(i);
-            if (index == NULL || PyList_Append(out, index) < 0) {
-                Py_XDECREF(index);
-                Py_DECREF(out);
-                return NULL;
-            }
-            Py_DECREF(index);
-        }
+    Py_ssize_t n = PyList_GET_SIZE(texts), total = 0;
+    /* our own references: the texts (immutable) stay alive even if another thread empties the caller's list
+       while the scan runs without the GIL */
+    PyObject **items = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(PyObject *));
+    char *hits = PyMem_Calloc((size_t)(n ? n : 1), 1);
+    PyObject *out = NULL;
+    Py_ssize_t held = 0;
+    const uint8_t *bits = guard_bits;
+    Py_UCS4 lowest = guard_min;
+    if (items == NULL || hits == NULL) {
+        PyErr_NoMemory();
+        goto done;
     }
+    for (; held < n; held++) {
+        PyObject *text = PyList_GET_ITEM(texts, held);
+        if (!PyUnicode_Check(text)) {
+            PyErr_Format(PyExc_TypeError, "texts[%zd] must be str, not %.100s", held, Py_TYPE(text)->tp_name);
+            goto done;
+        }
+        Py_INCREF(text);
+        items[held] = text;
+        total += PyUnicode_GET_LENGTH(text);
+    }
+    if (bits == NULL) {
+        memset(hits, 1, (size_t)n); /* no table: nothing is cleared for the accelerator */
+    } else if (total < SCAN_WITHOUT_GIL) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            hits[i] = (char)scan(bits, lowest, items[i]);
+    } else {
+        atomic_fetch_add(&scans_without_gil, 1);
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++)
+            hits[i] = (char)scan(bits, lowest, items[i]);
+        Py_END_ALLOW_THREADS
+        atomic_fetch_sub(&scans_without_gil, 1);
+    }
+    out = PyList_New(0);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        if (!hits[i])
+            continue;
+        PyObject *index = PyLong_FromSsize_t(i);
+        if (index == NULL || PyList_Append(out, index) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(index);
+    }
+done:
+    for (Py_ssize_t i = 0; i < held; i++)
+        Py_DECREF(items[i]);
+    PyMem_Free(items);
+    PyMem_Free(hits);
     return out;
 }
 

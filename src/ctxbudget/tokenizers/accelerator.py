@@ -87,7 +87,8 @@ class Accelerator:
         self._reference_only = reference_only
 
     def count_batch(self, texts: Sequence[str], threads: int = 1) -> list[int]:
-        """Counts in order; ``threads`` is toktok's (0: every core), 1 where the caller runs in parallel."""
+        """Counts in order. ``threads`` is toktok's: 1 for a batch (the stream's workers count batches side by
+        side), 0 (every core) for the pieces of one long text, as tiktoken's split path also uses every core."""
         report = piece_reporter.get()
         if report is None or sum(map(len, texts)) <= REPORT_CHARS:
             return self._count_batch(texts, threads)

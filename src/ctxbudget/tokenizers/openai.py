@@ -361,6 +361,7 @@ class OpenAIBackend:
         self._encoding = encoding
         self._build = build
         self._build_lock = threading.Lock()
+        self._build_failure: TokenizerLoadError | None = None
         self._core_encode: Callable[[str], list[int]] | None = core_encoder(encoding) if encoding is not None else None
         self.name = encoding.name if encoding is not None else name
         self.tokenizer_id = f"tiktoken:{self.name}@{tiktoken_version()}"
@@ -391,11 +392,27 @@ class OpenAIBackend:
             with self._build_lock:
                 encoding = self._encoding
                 if encoding is None:
-                    assert self._build is not None  # __init__ takes an encoding or a builder
-                    encoding = self._build()
+                    encoding = self._build_once()
                     self._core_encode = core_encoder(encoding)
                     self._encoding = encoding
         return encoding
+
+    def _build_once(self) -> tiktoken.Encoding:
+        """The deferred build; a failure is a TokenizerLoadError, remembered (raised again without retrying,
+        as the factory remembers a failed load)."""
+        if self._build_failure is not None:
+            raise self._build_failure
+        assert self._build is not None  # __init__ takes an encoding or a builder
+        try:
+            return self._build()
+        except TokenizerLoadError as exc:
+            failure = exc
+        except Exception as exc:
+            failure = TokenizerLoadError(f"Cannot build tiktoken's {self.name} encoding: {exc}")
+            failure.__cause__ = exc
+        self._build_failure = failure
+        logger.warning("%s", failure)
+        raise failure
 
     @property
     def core_encode(self) -> Callable[[str], list[int]] | None:
