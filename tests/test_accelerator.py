@@ -246,6 +246,19 @@ def test_the_guard_finds_a_guarded_character_in_every_string_kind(size: int) -> 
     assert reference_only(texts) == expected
 
 
+@pytest.mark.parametrize("filler", ["a", "ж", "😀"], ids=["one byte", "two bytes", "four bytes"])
+def test_the_guard_finds_a_guarded_character_at_every_place_in_and_around_a_block(filler: str) -> None:
+    """The scan ORs blocks of 64 characters and looks into a block only when the OR reaches the smallest guarded
+    code point: a guarded character is found in any block and in the tail after the last whole block, also
+    among unguarded characters above that smallest one (which send their block to the bitmap)."""
+    guarded = "\u088f"
+    for length in (63, 64, 65, 128, 200):
+        for at in range(length):
+            text = filler * at + guarded + filler * (length - at - 1)
+            assert reference_only([text, text.replace(guarded, filler)]) == [0], (length, at)
+    assert reference_only(["ж" * 64 + "a" * 64 + "ж" * 64]) == []
+
+
 def test_many_short_texts_are_scanned_in_one_go() -> None:
     """The GIL is released per call once its texts add up to 64 Ki code points, as the pieces of one long text
     do (16 Ki each)."""
