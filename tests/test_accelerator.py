@@ -246,6 +246,14 @@ def test_the_guard_finds_a_guarded_character_in_every_string_kind(size: int) -> 
     assert reference_only(texts) == expected
 
 
+def _assert_found_at_every_place_around_a_block(filler: str, guarded: str) -> None:
+    """``guarded`` at every place of texts of ``filler`` that end before, at and after a block of 64."""
+    for length in (63, 64, 65, 128, 200):
+        for at in range(length):
+            text = filler * at + guarded + filler * (length - at - 1)
+            assert reference_only([text, text.replace(guarded, filler)]) == [0], (length, at)
+
+
 @pytest.mark.parametrize(
     ("filler", "guarded"),
     [("a", "\u088f"), ("ж", "\u088f"), ("a", "\U0001000c"), ("😀", "\U0001000c")],
@@ -255,17 +263,12 @@ def test_the_guard_finds_a_guarded_character_at_every_place_in_and_around_a_bloc
     """The scan ORs blocks of 64 characters and looks into a block only when the OR reaches the smallest guarded
     code point: a guarded character is found in any block and in the tail after the last whole block, among
     characters below that smallest one (their blocks skip the bitmap) and above it (theirs are looked up)."""
-    for length in (63, 64, 65, 128, 200):
-        for at in range(length):
-            text = filler * at + guarded + filler * (length - at - 1)
-            assert reference_only([text, text.replace(guarded, filler)]) == [0], (length, at)
+    _assert_found_at_every_place_around_a_block(filler, guarded)
     assert reference_only(["ж" * 64 + "a" * 64 + "ж" * 64]) == []
 
 
 def test_a_block_whose_or_is_exactly_the_smallest_guarded_code_point_is_looked_up() -> None:
-    from ctxbudget.tokenizers import _accelerator_data as data
-
-    lowest = min(first for first, _ in data.REFERENCE_ONLY_RANGES)
+    lowest = _FIRSTS[0]
     assert (0x20 | lowest) == lowest  # spaces OR'd with it give it exactly
     assert reference_only([" " * 63 + chr(lowest), " " * 64 + chr(lowest) + "\u0400" * 63]) == [0, 1]
 
@@ -289,10 +292,7 @@ def test_the_one_byte_loop_finds_a_guarded_latin1_character() -> None:
         _guard.set_reference_only([(0xE9, 0xE9)])
         for size in (10, 70_000):
             assert reference_only(["a" * size, "a" * size + "é", "é" + "b" * size, "ÿ" * size]) == [1, 2]
-        for length in (63, 64, 65, 128, 200):  # every place in and around the one-byte loop's blocks
-            for at in range(length):
-                text = "a" * at + "é" + "a" * (length - at - 1)
-                assert reference_only([text, "a" * length]) == [0], (length, at)
+        _assert_found_at_every_place_around_a_block("a", "é")  # the one-byte loop's blocks
         assert reference_only(["a" * 63 + "é"]) == [0]  # 0x61 | 0xE9 is 0xE9: the OR reaches it exactly
     finally:
         _guard.set_reference_only(data.REFERENCE_ONLY_RANGES)
